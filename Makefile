@@ -1,0 +1,26 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install run test lint clean
+
+$(BIN)/aza-cds: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/aza-cds
+
+run: install
+	$(BIN)/aza-cds serve
+
+test: install
+	$(BIN)/ruff check service tests
+	$(BIN)/aza-cds knowledge check
+	$(BIN)/aza-cds replay --check fixtures/requests
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,94 @@
+"""The `aza-cds` command: serve, replay, knowledge check."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+import orjson
+
+from service.config import ConfigError, Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        return args.run(args)
+    except ConfigError as error:
+        print(f"aza-cds: configuration error: {error}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aza-cds", description="CDS Hooks 2.0 service for azathioprine safety")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the service under gunicorn")
+    serve.add_argument("--host", default=os.environ.get("AZA_CDS_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("AZA_CDS_PORT", "8080")))
+    serve.add_argument("--workers", type=int, default=int(os.environ.get("AZA_CDS_WORKERS", "2")))
+    serve.set_defaults(run=_serve)
+
+    replay = commands.add_parser("replay", help="send request fixtures and show the cards")
+    replay.add_argument("paths", nargs="+", metavar="PATH", help="fixture files or folders of them")
+    replay.add_argument("--url", help="base URL of a running service (default: in-process)")
+    replay.add_argument("--json", action="store_true", help="print each response as a JSON line")
+    replay.add_argument("--check", action="store_true", help="compare with expected outcomes; exit 1 on a difference")
+    replay.set_defaults(run=_replay)
+
+    knowledge = commands.add_parser("knowledge", help="knowledge-pack tools")
+    knowledge_commands = knowledge.add_subparsers(required=True, metavar="ACTION")
+    check = knowledge_commands.add_parser("check", help="validate the knowledge pack")
+    check.set_defaults(run=_knowledge_check)
+    return parser
+
+
+def _serve(args) -> int:
+    from service.serve import serve
+
+    Settings.from_env()  # fail on a bad setting before gunicorn starts
+    serve(args.host, args.port, args.workers)
+    return 0
+
+
+def _replay(args) -> int:
+    from service import replay
+
+    logging.getLogger("aza_cds").setLevel(logging.ERROR)
+    sender = replay.OverHttp(args.url) if args.url else replay.InProcess()
+    differing = 0
+    for path in replay.fixture_paths(args.paths):
+        outcome = replay.replay(path, sender)
+        differing += bool(outcome.problems)
+        if args.json:
+            line = {"fixture": str(path), "service": outcome.service, "status": outcome.status, "body": outcome.body}
+            if args.check:
+                line["problems"] = list(outcome.problems)
+            print(orjson.dumps(line).decode())
+        else:
+            replay.print_outcome(outcome, args.check)
+    if args.check:
+        print(f"replay: {differing} of {len(replay.fixture_paths(args.paths))} fixtures differ", file=sys.stderr)
+    return 1 if args.check and differing else 0
+
+
+def _knowledge_check(args) -> int:
+    from service.knowledge import check_pack, load_pack
+
+    settings = Settings.from_env()
+    problems = check_pack(settings.knowledge_dir)
+    for problem in problems:
+        print(f"knowledge: {problem}")
+    if problems:
+        return 1
+    pack = load_pack(settings.knowledge_dir)
+    print(f"knowledge: pack {pack.id} {pack.version} is valid: {len(pack.rules)} rules, {len(pack.concepts)} concepts")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""Settings from `AZA_CDS_*` environment variables (documented in the README's configuration table)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(ValueError):
+    """A setting has a value the service cannot run with; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    auth: str = "off"
+    fhir_allowlist: tuple[str, ...] = ()
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    knowledge_dir: Path = REPO_ROOT / "cards"
+    cors_origins: tuple[str, ...] = ("*",)
+    max_body_bytes: int = 5_000_000
+    fhir_timeout_seconds: float = 2.0
+    fhir_max_pages: int = 10
+    fhir_max_response_bytes: int = 10_000_000
+    patient_hash_key: str = ""
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'aza-cds.sqlite3').resolve()}"
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> Settings:
+        """Read settings from a mapping of `AZA_CDS_*` names (the environment, or overrides in tests)."""
+
+        def get(name: str, default: str = "") -> str:
+            return str(values.get(f"AZA_CDS_{name}", default)).strip()
+
+        auth = get("AUTH", "off").lower()
+        if auth not in ("off", "required"):
+            raise ConfigError(f"AZA_CDS_AUTH must be 'required' or 'off', not {auth!r}")
+        return cls(
+            auth=auth,
+            fhir_allowlist=_split(get("FHIR_ALLOWLIST")),
+            data_dir=Path(get("DATA_DIR", "var")),
+            database_url=get("DATABASE_URL"),
+            knowledge_dir=Path(get("KNOWLEDGE_DIR", str(REPO_ROOT / "cards"))),
+            cors_origins=_split(get("CORS_ORIGINS", "*")) or ("*",),
+            max_body_bytes=_number(get, "MAX_BODY_BYTES", 5_000_000, int),
+            fhir_timeout_seconds=_number(get, "FHIR_TIMEOUT_SECONDS", 2.0, float),
+            fhir_max_pages=_number(get, "FHIR_MAX_PAGES", 10, int),
+            fhir_max_response_bytes=_number(get, "FHIR_MAX_RESPONSE_BYTES", 10_000_000, int),
+            patient_hash_key=get("PATIENT_HASH_KEY"),
+        )
+
+    @classmethod
+    def from_env(cls, overrides: Mapping[str, Any] | None = None) -> Settings:
+        return cls.from_mapping({**os.environ, **(overrides or {})})
+
+
+def _split(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _number(get, name: str, default, kind):
+    raw = get(name)
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(f"AZA_CDS_{name} must be a number, not {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"AZA_CDS_{name} must be positive, not {raw!r}")
+    return value

@@ -1,0 +1,136 @@
+"""Calls back to the EHR's FHIR server for data missing from prefetch: allow-listed, bounded, no redirects."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+import orjson
+
+
+class FetchError(Exception):
+    """A call-back that could not be made or did not succeed; the message is safe to show the client."""
+
+
+class FhirClient:
+    """Shared per worker. `session()` opens the call-backs of one hook call."""
+
+    def __init__(
+        self,
+        allowlist: tuple[str, ...],
+        budget_seconds: float = 2.0,
+        max_pages: int = 10,
+        max_response_bytes: int = 10_000_000,
+    ):
+        self.allowlist = tuple(urlsplit(prefix) for prefix in allowlist)
+        self.budget_seconds = budget_seconds
+        self.max_pages = max_pages
+        self.max_response_bytes = max_response_bytes
+        self._http = httpx.Client(follow_redirects=False, headers={"Accept": "application/fhir+json"})
+
+    def is_allowed(self, url: str) -> bool:
+        """Scheme, host and port equal to an allow-list entry, and the path under its path."""
+        target = urlsplit(url)
+        if target.scheme not in ("http", "https") or not target.hostname or target.username or target.password:
+            return False
+        return any(_same_origin(target, prefix) and _under(target.path, prefix.path) for prefix in self.allowlist)
+
+    def session(self, base_url: str | None, access_token: str | None) -> FhirSession:
+        if not base_url:
+            raise FetchError("the request has no fhirServer to fetch it from")
+        if not self.is_allowed(base_url):
+            raise FetchError("its fhirServer is not in AZA_CDS_FHIR_ALLOWLIST")
+        return FhirSession(self, base_url.rstrip("/") + "/", access_token)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def get_json(self, url: str, headers: dict[str, str], deadline: float) -> dict:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise FetchError("the FHIR server did not answer in time")
+        try:
+            with self._http.stream("GET", url, headers=headers, timeout=remaining) as response:
+                if response.status_code != 200:
+                    raise FetchError(f"the FHIR server answered HTTP {response.status_code}")
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > self.max_response_bytes:
+                        raise FetchError("the FHIR server's answer was larger than AZA_CDS_FHIR_MAX_RESPONSE_BYTES")
+                    if time.monotonic() > deadline:
+                        raise FetchError("the FHIR server did not answer in time")
+        except httpx.TimeoutException:
+            raise FetchError("the FHIR server did not answer in time") from None
+        except httpx.HTTPError:
+            raise FetchError("the FHIR server could not be reached") from None
+        try:
+            document = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise FetchError("the FHIR server's answer was not JSON") from None
+        if not isinstance(document, dict):
+            raise FetchError("the FHIR server's answer was not a FHIR resource")
+        return document
+
+
+class FhirSession:
+    """The call-backs of one hook call: one server, one token, one time budget shared by every request."""
+
+    def __init__(self, client: FhirClient, base_url: str, access_token: str | None):
+        self._client = client
+        self.base_url = base_url
+        self._headers = {"Authorization": f"Bearer {access_token}"} if access_token else {}
+        self._deadline = time.monotonic() + client.budget_seconds
+
+    def search(self, relative_url: str) -> tuple[list[dict], str | None]:
+        return self.read_pages(urljoin(self.base_url, relative_url), pages_done=0)
+
+    def read_pages(self, url: str, pages_done: int) -> tuple[list[dict], str | None]:
+        """Resources from `url` and its `next` pages, plus a note when some pages were left unread."""
+        resources: list[dict] = []
+        while True:
+            if not url.startswith(self.base_url):
+                return resources, "a further page lies outside the fhirServer and was not fetched"
+            if pages_done >= self._client.max_pages:
+                return resources, f"results beyond {self._client.max_pages} pages were not fetched"
+            document = self._client.get_json(url, self._headers, self._deadline)
+            pages_done += 1
+            if document.get("resourceType") == "OperationOutcome":
+                raise FetchError("the FHIR server answered with an OperationOutcome")
+            found, next_url = unpack(document)
+            resources += found
+            if not next_url:
+                return resources, None
+            url = urljoin(url, next_url)
+
+
+def unpack(document: dict) -> tuple[list[dict], str | None]:
+    """A searchset Bundle's resources and its `next` link, or a single resource."""
+    if document.get("resourceType") != "Bundle":
+        return [document], None
+    entries = document.get("entry") if isinstance(document.get("entry"), list) else []
+    resources = [
+        entry["resource"]
+        for entry in entries
+        if isinstance(entry, dict) and isinstance(entry.get("resource"), dict)
+        and isinstance(entry["resource"].get("resourceType"), str)
+    ]
+    links = document.get("link") if isinstance(document.get("link"), list) else []
+    next_url = next(
+        (link.get("url") for link in links if isinstance(link, dict) and link.get("relation") == "next"), None
+    )
+    return resources, next_url if isinstance(next_url, str) and next_url else None
+
+
+def _same_origin(target, prefix) -> bool:
+    return (target.scheme, target.hostname, _port(target)) == (prefix.scheme, prefix.hostname, _port(prefix))
+
+
+def _port(parts) -> int:
+    return parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def _under(path: str, prefix_path: str) -> bool:
+    prefix = prefix_path.rstrip("/")
+    return not prefix or path.rstrip("/") == prefix or path.startswith(prefix + "/")

@@ -1,0 +1,21 @@
+"""HTTP: one blueprint per concern, plus JSON errors and CORS/security headers."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from service.http import discovery, feedback, hooks
+from service.http.errors import register_error_handlers
+from service.http.headers import register_headers
+from service.http.state import AppState
+
+
+def register_http(app: Flask, app_state: AppState) -> None:
+    app.extensions["aza_cds"] = app_state
+    for module in (discovery, hooks, feedback):
+        app.register_blueprint(module.bp)
+    register_error_handlers(app)
+    register_headers(app, app_state.settings.cors_origins)
+
+
+__all__ = ["AppState", "register_http"]

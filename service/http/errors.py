@@ -1,0 +1,53 @@
+"""Every error is JSON: 4xx say what was wrong and where; 500 says nothing about internals."""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger("aza_cds")
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, error: str, message: str, **extra):
+        super().__init__(message)
+        self.status = status
+        self.body = {"error": error, "message": message, **extra}
+
+
+def json_response(payload: object, status: int = 200) -> Response:
+    return Response(orjson.dumps(payload), status=status, mimetype="application/json")
+
+
+def read_json_object() -> dict:
+    """The request body as a JSON object, or ApiError 400 (413 comes from Flask's MAX_CONTENT_LENGTH)."""
+    raw = request.get_data(cache=False)
+    if not raw.strip():
+        raise ApiError(400, "invalid_request", "The request body is empty; a JSON object is expected.", path="$")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise ApiError(400, "malformed_json", f"The request body is not valid JSON: {error}", path="$") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_request", "The request body must be a JSON object.", path="$")
+    return body
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def api_error(error: ApiError):
+        return json_response(error.body, error.status)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        name = (error.name or "error").lower().replace(" ", "_")
+        return json_response({"error": name, "message": error.description or error.name}, error.code or 500)
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        # The traceback goes to the server log; the body is never logged and nothing internal is returned.
+        log.error("unhandled error on %s %s", request.method, request.path, exc_info=error)
+        return json_response({"error": "internal_error", "message": "The service failed to handle the request."}, 500)

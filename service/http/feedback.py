@@ -1,0 +1,35 @@
+"""POST /cds-services/{id}/feedback: validated, stored idempotently."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint
+
+from service.hooks import SERVICES
+from service.http.errors import ApiError, json_response, read_json_object
+from service.http.state import state
+from service.protocol import SchemaViolation, check
+
+bp = Blueprint("feedback", __name__)
+
+
+@bp.post("/cds-services/<service_id>/feedback")
+def feedback(service_id: str):
+    if service_id not in SERVICES:
+        raise ApiError(404, "unknown_service", f"No CDS service with id {service_id!r}; see /cds-services.")
+    body = read_json_object()
+    try:
+        check("feedback", body)
+    except SchemaViolation as error:
+        raise ApiError(400, "invalid_request", str(error), path=error.path) from None
+    for index, item in enumerate(body["feedback"]):
+        try:
+            datetime.fromisoformat(item["outcomeTimestamp"])
+        except ValueError:
+            raise ApiError(
+                400, "invalid_request", "outcomeTimestamp is not a real date and time",
+                path=f"$.feedback[{index}].outcomeTimestamp",
+            ) from None
+    stored, duplicates = state().feedback.save(service_id, body["feedback"])
+    return json_response({"stored": stored, "duplicates": duplicates})

@@ -1,0 +1,30 @@
+"""CORS for browser clients (the CDS Hooks sandbox) and security headers, on every response, errors included."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, request
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+}
+
+
+def register_headers(app: Flask, cors_origins: tuple[str, ...]) -> None:
+    allow_any = "*" in cors_origins
+
+    @app.after_request
+    def add_headers(response: Response) -> Response:
+        response.headers.update(SECURITY_HEADERS)
+        origin = request.headers.get("Origin")
+        if allow_any:
+            response.headers["Access-Control-Allow-Origin"] = "*"
+        elif origin in cors_origins:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers.add("Vary", "Origin")
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+        response.headers["Access-Control-Max-Age"] = "600"
+        return response

@@ -1,0 +1,56 @@
+"""POST /cds-services/{id}: validate the request, run the hook pipeline, answer cards or 412."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Blueprint
+
+from service.fhir import DataUnavailable
+from service.hooks import PREFETCH, SERVICES
+from service.http.errors import ApiError, json_response, read_json_object
+from service.http.state import state
+from service.protocol import HookCall, InvalidCall, SchemaViolation, check
+
+bp = Blueprint("hooks", __name__)
+log = logging.getLogger("aza_cds")
+
+
+@bp.post("/cds-services/<service_id>")
+def call_service(service_id: str):
+    started = time.perf_counter()
+    service = SERVICES.get(service_id)
+    if service is None:
+        raise ApiError(404, "unknown_service", f"No CDS service with id {service_id!r}; see /cds-services.")
+    body = read_json_object()
+    try:
+        check("request", body)
+        call = HookCall.from_request(service.id, service.hook, body)
+    except (SchemaViolation, InvalidCall) as error:
+        raise ApiError(400, "invalid_request", str(error), path=error.path) from None
+    app = state()
+    try:
+        cards = app.engine.run(call)
+    except DataUnavailable as missing:
+        _log(call, app, started, status=412, cards=0)
+        raise ApiError(
+            412,
+            "precondition_failed",
+            f"Required data '{missing.key}' could not be obtained: {missing.reason}.",
+            missing=[{"key": missing.key, "template": PREFETCH[missing.key].template, "reason": missing.reason}],
+        ) from None
+    _log(call, app, started, status=200, cards=len(cards))
+    return json_response({"cards": cards})
+
+
+def _log(call: HookCall, app, started: float, status: int, cards: int) -> None:
+    log.info(
+        "hook service=%s hookInstance=%s patient=%s status=%d cards=%d ms=%.1f",
+        call.service_id,
+        call.hook_instance,
+        app.patient_hash(call.patient_id),
+        status,
+        cards,
+        (time.perf_counter() - started) * 1000,
+    )

@@ -1,0 +1,248 @@
+"""Load the knowledge pack (top-level `cards/`) once, validate it, and expose it read-only.
+
+The pack is data: rules, value sets, card text and sources. Python never carries clinical numbers or
+wording; it reads them from here. `check_pack` is what `aza-cds knowledge check` runs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from jsonschema import Draft202012Validator
+
+SUMMARY_LIMIT = 140  # CDS Hooks 2.0: summary is a "<140-character" sentence
+
+# Placeholders a summary may use, with the longest value each can take. Anything free-text from the EHR
+# is kept out of summaries so that the 140-character limit holds for every patient.
+SUMMARY_PLACEHOLDER_WIDTH = {
+    "drug": 40,  # concept displays are capped at 40 characters by the value-set schema
+    "draft_drug": 40,
+    "other_drug": 40,
+    "days_since": 5,
+    "interval_days": 3,
+    "window_days": 3,
+}
+
+PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
+class PackError(Exception):
+    """The knowledge pack is invalid; `problems` lists every reason."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("knowledge pack invalid:\n  " + "\n  ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Code:
+    system: str  # full URI
+    code: str
+    status: str  # V verified, S secondary, K unverified
+    display: str = ""
+    tty: str = ""
+    strength_mg: float | None = None
+
+
+@dataclass(frozen=True)
+class Concept:
+    id: str
+    display: str
+    codes: tuple[Code, ...]
+    text: tuple[str, ...] = ()
+    unit: str = ""
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    kind: str
+    hooks: frozenset[str]
+    indicator: str
+    evidence: tuple[dict, ...]
+    cards: dict[str, dict[str, str]]
+    suggestions: tuple[dict, ...] = ()
+    override_reasons: tuple[dict, ...] = ()
+    links: tuple[dict, ...] = ()
+    parameters: dict[str, Any] = field(default_factory=dict)
+    drug: str = ""
+    interactant: str = ""
+    phrases: dict[str, str] = field(default_factory=dict)
+
+    def param(self, name: str) -> Any:
+        return self.parameters[name]
+
+
+@dataclass(frozen=True)
+class KnowledgePack:
+    id: str
+    version: str
+    released: str
+    canonical: str
+    sources: dict[str, dict]
+    concepts: dict[str, Concept]
+    rules: tuple[Rule, ...]
+
+    def rules_for(self, hook: str) -> list[Rule]:
+        return [rule for rule in self.rules if hook in rule.hooks]
+
+    def rule(self, rule_id: str) -> Rule:
+        return next(rule for rule in self.rules if rule.id == rule_id)
+
+
+def load_pack(directory: Path) -> KnowledgePack:
+    """Read and validate the pack; raise PackError listing every problem found."""
+    problems: list[str] = []
+    validators = {
+        name: Draft202012Validator(_read(directory / "schemas" / f"{name}.schema.json"))
+        for name in ("manifest", "valueset", "rules")
+    }
+    manifest = _read(directory / "manifest.json")
+    problems += _schema_problems(validators["manifest"], manifest, "manifest.json")
+    if problems:
+        raise PackError(problems)
+
+    sources = {source["id"]: source for source in manifest["sources"]}
+    concepts: dict[str, Concept] = {}
+    for name in manifest["valuesets"]:
+        document = _read(directory / name)
+        found = _schema_problems(validators["valueset"], document, name)
+        problems += found
+        if not found:
+            problems += _add_concepts(document, name, sources, concepts)
+
+    rules: list[Rule] = []
+    for name in manifest["rules"]:
+        document = _read(directory / name)
+        found = _schema_problems(validators["rules"], document, name)
+        problems += found
+        if not found:
+            rules += [_make_rule(raw, document.get("phrases", {})) for raw in document["rules"]]
+
+    problems += _cross_check(rules, sources, concepts)
+    if problems:
+        raise PackError(problems)
+    return KnowledgePack(
+        id=manifest["pack"],
+        version=manifest["version"],
+        released=manifest["released"],
+        canonical=manifest["canonical"],
+        sources=sources,
+        concepts=concepts,
+        rules=tuple(rules),
+    )
+
+
+def check_pack(directory: Path) -> list[str]:
+    """Every problem in the pack, or an empty list when it is valid."""
+    try:
+        load_pack(directory)
+    except PackError as error:
+        return error.problems
+    except (OSError, orjson.JSONDecodeError) as error:
+        return [f"cannot read the pack: {error}"]
+    return []
+
+
+def _read(path: Path) -> Any:
+    return orjson.loads(path.read_bytes())
+
+
+def _schema_problems(validator: Draft202012Validator, document: Any, name: str) -> list[str]:
+    return [
+        f"{name}: {'/'.join(map(str, error.absolute_path)) or '(root)'}: {error.message}"
+        for error in validator.iter_errors(document)
+    ]
+
+
+def _add_concepts(document: dict, name: str, sources: dict, concepts: dict[str, Concept]) -> list[str]:
+    problems = []
+    systems = document["systems"]
+    for raw in document["concepts"]:
+        if raw["id"] in concepts:
+            problems.append(f"{name}: concept id {raw['id']!r} is defined twice")
+        codes = []
+        for code in raw["codes"]:
+            if code["system"] not in systems:
+                problems.append(f"{name}: {raw['id']}: unknown system key {code['system']!r}")
+                continue
+            if code["source"] not in sources:
+                problems.append(f"{name}: {raw['id']} {code['code']}: unknown source {code['source']!r}")
+            codes.append(
+                Code(
+                    system=systems[code["system"]],
+                    code=code["code"],
+                    status=code["status"],
+                    display=code.get("display", ""),
+                    tty=code.get("tty", ""),
+                    strength_mg=code.get("strength_mg"),
+                )
+            )
+        concepts[raw["id"]] = Concept(
+            id=raw["id"],
+            display=raw["display"],
+            codes=tuple(codes),
+            text=tuple(raw.get("text", ())),
+            unit=raw.get("unit", ""),
+        )
+    return problems
+
+
+def _make_rule(raw: dict, phrases: dict[str, str]) -> Rule:
+    return Rule(
+        id=raw["id"],
+        title=raw["title"],
+        kind=raw["kind"],
+        hooks=frozenset(raw["hooks"]),
+        indicator=raw["indicator"],
+        evidence=tuple(raw["evidence"]),
+        cards=raw["cards"],
+        suggestions=tuple(raw.get("suggestions", ())),
+        override_reasons=tuple(raw.get("overrideReasons", ())),
+        links=tuple(raw.get("links", ())),
+        parameters={name: spec["value"] for name, spec in raw.get("parameters", {}).items()},
+        drug=raw.get("drug", ""),
+        interactant=raw.get("interactant", ""),
+        phrases=phrases,
+    )
+
+
+def _cross_check(rules: list[Rule], sources: dict, concepts: dict[str, Concept]) -> list[str]:
+    problems = []
+    seen: set[str] = set()
+    for rule in rules:
+        where = f"rule {rule.id}"
+        if rule.id in seen:
+            problems.append(f"{where}: id used twice")
+        seen.add(rule.id)
+        cited = [item["source"] for item in rule.evidence] + [link["source"] for link in rule.links]
+        problems += [f"{where}: unknown source {source!r}" for source in cited if source not in sources]
+        for link in rule.links:
+            if "url" not in sources.get(link["source"], {"url": ""}):
+                problems.append(f"{where}: link source {link['source']!r} has no url")
+        for concept_id in filter(None, (rule.drug, rule.interactant)):
+            if concept_id not in concepts:
+                problems.append(f"{where}: unknown value-set concept {concept_id!r}")
+        for suggestion in rule.suggestions:
+            order = suggestion.get("order")
+            if order and order not in concepts:
+                problems.append(f"{where}: suggestion orders unknown concept {order!r}")
+        for variant, text in rule.cards.items():
+            problems += _summary_problems(f"{where} card {variant!r}", text["summary"])
+    return problems
+
+
+def _summary_problems(where: str, template: str) -> list[str]:
+    names = PLACEHOLDER.findall(template)
+    unbounded = [name for name in names if name not in SUMMARY_PLACEHOLDER_WIDTH]
+    if unbounded:
+        return [f"{where}: summary uses placeholders with no length bound: {', '.join(unbounded)}"]
+    worst = PLACEHOLDER.sub(lambda match: "x" * SUMMARY_PLACEHOLDER_WIDTH[match.group(1)], template)
+    if len(worst) >= SUMMARY_LIMIT:
+        return [f"{where}: summary can reach {len(worst)} characters (limit: under {SUMMARY_LIMIT})"]
+    return []

@@ -1,0 +1,39 @@
+"""The CDS Hooks JSON Schemas, compiled once, and the first error of a document as a JSON path."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+import orjson
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+SCHEMAS = ("request", "response", "discovery", "feedback")
+
+
+class SchemaViolation(ValueError):
+    def __init__(self, message: str, path: str):
+        super().__init__(message)
+        self.path = path
+
+
+@cache
+def validator(name: str) -> Draft202012Validator:
+    schema = orjson.loads(resources.files("service.protocol").joinpath(f"schemas/{name}.schema.json").read_bytes())
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def check(name: str, document: object) -> None:
+    """Raise SchemaViolation with the most relevant error and its path, e.g. `$.context.patientId`."""
+    error = best_match(validator(name).iter_errors(document))
+    if error is not None:
+        raise SchemaViolation(error.message, json_path(error.absolute_path))
+
+
+def json_path(parts) -> str:
+    path = "$"
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path

@@ -1,0 +1,89 @@
+"""Normalise one hook call's FHIR data into a PatientRecord.
+
+Medication data is read first; everything else only when azathioprine is involved, so that the many calls
+about other patients cost little and fetch nothing more.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from service.fhir import PatientData
+from service.knowledge import KnowledgePack
+from service.protocol.call import HookCall
+from service.record.clinical import read_coded_entries, read_observations
+from service.record.medications import MEDICATION_TYPES, MedicationIndex, Unreadable, read_medication
+from service.record.model import WITHDRAWN_STATUSES, PatientRecord
+from service.terminology import Terminology
+
+MEDICATION_KEYS = ("medicationRequests", "medicationStatements")
+
+
+class RecordBuilder:
+    def __init__(self, pack: KnowledgePack, terminology: Terminology):
+        self._pack = pack
+        self._terminology = terminology
+        self._focus = frozenset(rule.drug for rule in pack.rules if rule.drug)
+
+    def build(self, call: HookCall, data: PatientData, now: datetime) -> PatientRecord:
+        record = PatientRecord(patient_id=call.patient_id, hook=call.hook, now=now)
+        drafts = self._draft_resources(call, record)
+        on_file = [resource for key in MEDICATION_KEYS for resource in data.resources(key)]
+        index = MedicationIndex.from_resources(drafts + on_file)
+        self._read_drafts(call, drafts, index, record)
+        self._read_medications(on_file, index, record)
+        if any(record.involves(concept) for concept in self._focus):
+            self._read_clinical_data(data, record)
+        record.unavailable.update(data.unavailable)
+        record.truncated.update(data.truncated)
+        return record
+
+    def _draft_resources(self, call: HookCall, record: PatientRecord) -> list[dict]:
+        resources = []
+        for position, entry in enumerate(call.draft_entries):
+            resource = entry.get("resource") if isinstance(entry, dict) else None
+            if isinstance(resource, dict) and isinstance(resource.get("resourceType"), str):
+                resources.append(resource)
+            else:
+                record.unreadable_drafts.append(f"Entry {position + 1} of draftOrders is not a FHIR resource.")
+        return resources
+
+    def _read_drafts(self, call: HookCall, drafts: list[dict], index: MedicationIndex, record) -> None:
+        for resource in drafts:
+            if resource["resourceType"] not in MEDICATION_TYPES or resource.get("status") in WITHDRAWN_STATUSES:
+                continue  # other order types are not ours; withdrawn drafts are being removed
+            reference = f"{resource['resourceType']}/{resource.get('id')}"
+            try:
+                use = read_medication(
+                    resource, index, self._terminology, is_draft=True, is_selected=reference in call.selections
+                )
+            except Unreadable as problem:
+                record.unreadable_drafts.append(str(problem))
+                continue
+            record.drafts.append(use)
+
+    def _read_medications(self, resources: list[dict], index: MedicationIndex, record: PatientRecord) -> None:
+        drafted = {draft.reference for draft in record.drafts}
+        for resource in resources:
+            if resource["resourceType"] not in MEDICATION_TYPES or resource.get("status") == "entered-in-error":
+                continue
+            try:
+                use = read_medication(resource, index, self._terminology)
+            except Unreadable as problem:
+                record.medication_problems.append(str(problem))
+                continue
+            if use.reference not in drafted:
+                record.medications.append(use)
+
+    def _read_clinical_data(self, data: PatientData, record: PatientRecord) -> None:
+        observations = data.resources("labs") + data.resources("weights")
+        record.labs = read_observations(_of_type(observations, "Observation"), self._terminology, self._pack)
+        record.conditions = read_coded_entries(_of_type(data.resources("conditions"), "Condition"))
+        record.allergies = read_coded_entries(_of_type(data.resources("allergies"), "AllergyIntolerance"))
+        patient = next(iter(_of_type(data.resources("patient"), "Patient")), {})
+        record.birth_date = patient.get("birthDate") if isinstance(patient.get("birthDate"), str) else None
+        record.gender = patient.get("gender") if isinstance(patient.get("gender"), str) else None
+
+
+def _of_type(resources: list[dict], resource_type: str) -> list[dict]:
+    return [resource for resource in resources if resource.get("resourceType") == resource_type]

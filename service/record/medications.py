@@ -1,0 +1,143 @@
+"""Read medication orders and statements (R4, STU3, DSTU2 MedicationOrder) into MedicationUse, leniently."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from service.record.dates import first_datetime
+from service.record.model import MedicationUse
+from service.terminology import Match, Terminology
+
+MEDICATION_TYPES = frozenset({"MedicationRequest", "MedicationOrder", "MedicationStatement"})
+
+
+class Unreadable(Exception):
+    """A medication resource the rules cannot use; the message says why, for an info card."""
+
+
+@dataclass(frozen=True)
+class MedicationIndex:
+    """Medication resources sent alongside the orders (Bundle entries), by "Medication/<id>"."""
+
+    by_reference: dict[str, dict]
+
+    @classmethod
+    def from_resources(cls, resources: Iterable[dict]) -> MedicationIndex:
+        return cls(
+            {
+                f"Medication/{resource['id']}": resource
+                for resource in resources
+                if resource.get("resourceType") == "Medication" and isinstance(resource.get("id"), str)
+            }
+        )
+
+
+def read_medication(
+    resource: dict,
+    index: MedicationIndex,
+    terminology: Terminology,
+    *,
+    is_draft: bool = False,
+    is_selected: bool = False,
+) -> MedicationUse:
+    """Recognise one medication resource; raise Unreadable when it names no medication at all."""
+    resource_type = resource["resourceType"]
+    resource_id = resource.get("id") if isinstance(resource.get("id"), str) else None
+    reference = f"{resource_type}/{resource_id}" if resource_id else f"{resource_type} without an id"
+    match, label = _identify(resource, index, terminology, reference)
+    status = resource.get("status")
+    return MedicationUse(
+        reference=reference,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        status=status if isinstance(status, str) else "unknown",
+        concepts=match.concepts if match else frozenset(),
+        label=label,
+        evidence=match.evidence + (" (code not yet verified)" if match.unverified else "") if match else "",
+        start=_start(resource),
+        is_draft=is_draft,
+        is_selected=is_selected,
+        unverified_code=bool(match and match.unverified),
+        strength_mg=match.strength_mg if match else None,
+    )
+
+
+def _identify(
+    resource: dict, index: MedicationIndex, terminology: Terminology, reference: str
+) -> tuple[Match | None, str]:
+    concept = resource.get("medicationCodeableConcept")
+    if isinstance(concept, dict):
+        return terminology.match(concept), _label(concept) or reference
+    pointer = resource.get("medicationReference")
+    if not isinstance(pointer, dict):
+        raise Unreadable(f"{reference} names no medication.")
+    display = pointer.get("display") if isinstance(pointer.get("display"), str) else ""
+    medication = _resolve(pointer.get("reference"), resource, index)
+    if medication is None:
+        if display:
+            return terminology.match({}, extra_text=[display]), display
+        raise Unreadable(f"{reference} refers to a Medication ({pointer.get('reference')}) that was not sent.")
+    return _match_medication(medication, terminology, display), _label(medication.get("code")) or display or reference
+
+
+def _match_medication(medication: dict, terminology: Terminology, display: str) -> Match | None:
+    """A Medication's own code, else its ingredients (R4/STU3 `ingredient`, DSTU2 `product.ingredient`)."""
+    found = terminology.match(medication.get("code"), extra_text=[display] if display else [])
+    if found:
+        return found
+    product = medication.get("product") if isinstance(medication.get("product"), dict) else {}
+    ingredients = _dicts(medication.get("ingredient")) + _dicts(product.get("ingredient"))
+    matches = [
+        terminology.match(item.get("itemCodeableConcept"), extra_text=_reference_display(item))
+        for item in ingredients
+    ]
+    matches = [m for m in matches if m]
+    if not matches:
+        return None
+    return Match(
+        concepts=frozenset().union(*(m.concepts for m in matches)),
+        evidence="ingredient " + ", ".join(m.evidence for m in matches),
+        unverified=all(m.unverified for m in matches),
+    )
+
+
+def _resolve(target: object, resource: dict, index: MedicationIndex) -> dict | None:
+    if not isinstance(target, str) or not target:
+        return None
+    if target.startswith("#"):
+        return next((c for c in _dicts(resource.get("contained")) if c.get("id") == target[1:]), None)
+    parts = target.split("/_history/")[0].rstrip("/").split("/")
+    return index.by_reference.get("/".join(parts[-2:])) if len(parts) >= 2 else None
+
+
+def _start(resource: dict):
+    period = resource.get("effectivePeriod") if isinstance(resource.get("effectivePeriod"), dict) else {}
+    return first_datetime(
+        resource.get("authoredOn"),  # R4/STU3 MedicationRequest
+        resource.get("dateWritten"),  # DSTU2 MedicationOrder
+        resource.get("effectiveDateTime"),  # MedicationStatement
+        period.get("start"),
+        resource.get("dateAsserted"),
+    )
+
+
+def _label(concept: object) -> str:
+    if not isinstance(concept, dict):
+        return ""
+    if isinstance(concept.get("text"), str) and concept["text"].strip():
+        return concept["text"].strip()
+    displays = [c.get("display") for c in _dicts(concept.get("coding"))]
+    return next((d.strip() for d in displays if isinstance(d, str) and d.strip()), "")
+
+
+def _reference_display(item: dict) -> list[str]:
+    for key in ("itemReference", "item"):
+        pointer = item.get(key)
+        if isinstance(pointer, dict) and isinstance(pointer.get("display"), str):
+            return [pointer["display"]]
+    return []
+
+
+def _dicts(value: object) -> list[dict]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []

@@ -1,0 +1,79 @@
+"""Findings to CDS Hooks 2.0 cards: text from the pack, sources cited, pack version on every card."""
+
+from __future__ import annotations
+
+import uuid
+
+from service.knowledge import KnowledgePack, Rule
+from service.render.suggestions import build_suggestions
+from service.render.text import bullet_list, capitalise, escape_markdown, fill
+from service.rules import Finding
+
+GRADE_WORDS = {"V": "verified", "S": "secondary source", "K": "unverified", "own": "aza-cds policy"}
+
+
+def render_cards(pack: KnowledgePack, findings: list[tuple[Rule, Finding]], patient_id: str) -> list[dict]:
+    return [render_card(pack, rule, finding, patient_id) for rule, finding in findings]
+
+
+def render_card(pack: KnowledgePack, rule: Rule, finding: Finding, patient_id: str) -> dict:
+    text = rule.cards[finding.variant]
+    card = {
+        "uuid": str(uuid.uuid4()),
+        "summary": capitalise(fill(text["summary"], finding.values)),
+        "indicator": finding.indicator or rule.indicator,
+        "detail": _detail(pack, rule, finding, text["detail"]),
+        "source": _source(pack, rule),
+    }
+    suggestions = build_suggestions(rule, finding, pack, patient_id)
+    if suggestions:
+        card["suggestions"] = suggestions
+        card["selectionBehavior"] = "at-most-one"
+    if rule.override_reasons:
+        system = f"{pack.canonical}:override-reason"
+        card["overrideReasons"] = [
+            {"system": system, "code": reason["code"], "display": reason["display"]} for reason in rule.override_reasons
+        ]
+    if rule.links:
+        card["links"] = [
+            {"label": link["label"], "url": pack.sources[link["source"]]["url"], "type": "absolute"}
+            for link in rule.links
+        ]
+    return card
+
+
+def _detail(pack: KnowledgePack, rule: Rule, finding: Finding, template: str) -> str:
+    values = {name: escape_markdown(value) for name, value in finding.values.items()}
+    values |= {name: fill(phrase, values) for name, phrase in finding.phrases.items()}
+    if finding.items:
+        values["problems"] = bullet_list(finding.items)
+    body = capitalise(fill(template, values))
+    return body + "\n\n---\n\n" + _footer(pack, rule, finding)
+
+
+def _footer(pack: KnowledgePack, rule: Rule, finding: Finding) -> str:
+    lines = []
+    for item in rule.evidence:
+        source = pack.sources[item["source"]]
+        name = f"[{source['title']}]({source['url']})" if "url" in source else source["title"]
+        lines.append(f"- {name} ({GRADE_WORDS[item['grade']]}): {item['supports']}.")
+    if finding.basis:
+        lines.append("- Data used: " + "; ".join(escape_markdown(line) for line in finding.basis) + ".")
+    lines.append(f"- Rule {rule.id}, knowledge pack {pack.id} {pack.version} ({pack.released}).")
+    return "Sources and basis:\n\n" + "\n".join(lines)
+
+
+def _source(pack: KnowledgePack, rule: Rule) -> dict:
+    source = {
+        "label": f"aza-cds azathioprine safety rules {pack.version}",
+        "topic": {
+            "system": f"{pack.canonical}:rule",
+            "code": rule.id,
+            "display": rule.title,
+            "version": pack.version,
+        },
+    }
+    primary = next((pack.sources[e["source"]] for e in rule.evidence if "url" in pack.sources[e["source"]]), None)
+    if primary:
+        source["url"] = primary["url"]
+    return source

@@ -1,0 +1,33 @@
+"""Fill the pack's card templates. EHR text is escaped: clients render detail markdown, some with raw HTML."""
+
+from __future__ import annotations
+
+import re
+
+from service.knowledge.pack import PLACEHOLDER
+
+# Brackets are escaped, so parentheses can never form a link and stay readable as they are.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]#|~>])")
+
+
+def escape_markdown(text: str) -> str:
+    """Plain text safe inside GitHub-flavoured markdown: one line, no emphasis, links or HTML."""
+    one_line = " ".join(text.split())
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", one_line).replace("<", "&lt;")
+
+
+def fill(template: str, values: dict[str, str]) -> str:
+    """Replace `{name}` placeholders; a missing value is a pack/evaluator mismatch and raises KeyError."""
+    return PLACEHOLDER.sub(lambda match: values[match.group(1)], template)
+
+
+def bullet_list(items: tuple[str, ...]) -> str:
+    return "\n".join(f"- {escape_markdown(item)}" for item in items)
+
+
+def capitalise(text: str) -> str:
+    """Upper-case the first letter, after any leading markdown such as `**`."""
+    for index, char in enumerate(text):
+        if char.isalpha():
+            return text[:index] + char.upper() + text[index + 1 :]
+    return text

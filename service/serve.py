@@ -1,0 +1,40 @@
+"""`aza-cds serve`: the app under gunicorn, built once in the master and shared by forked workers."""
+
+from __future__ import annotations
+
+from gunicorn.app.base import BaseApplication
+
+from service.app import create_app
+
+
+class GunicornServer(BaseApplication):
+    def __init__(self, options: dict):
+        self._options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+        self.cfg.set("post_fork", _after_fork)
+
+    def load(self):
+        return create_app()
+
+
+def _after_fork(_server, worker) -> None:
+    # Database connections must not be shared across processes: each worker opens its own.
+    worker.app.callable.extensions["aza_cds"].feedback.dispose()
+
+
+def serve(host: str, port: int, workers: int) -> None:
+    GunicornServer(
+        {
+            "bind": f"{host}:{port}",
+            "workers": workers,
+            "preload_app": True,  # load and validate the knowledge pack once, fail fast before forking
+            "timeout": 30,
+            "graceful_timeout": 10,
+            "accesslog": None,  # hook calls are logged by the app, without bodies or tokens
+            "errorlog": "-",
+        }
+    ).run()

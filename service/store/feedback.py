@@ -1,0 +1,71 @@
+"""Feedback storage: idempotent, so a client that repeats a POST stores each feedback item once."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Protocol
+
+import orjson
+from sqlalchemy import Engine, func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from service.store.models import feedback
+
+INSERTS = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
+
+
+class FeedbackStore(Protocol):
+    def save(self, service_id: str, items: list[dict]) -> tuple[int, int]:
+        """Store validated feedback items; return (newly stored, already stored)."""
+        ...
+
+    def count(self) -> int: ...
+
+    def dispose(self) -> None:
+        """Drop pooled connections (after a fork)."""
+        ...
+
+
+class SqlFeedbackStore:
+    def __init__(self, engine: Engine):
+        if engine.dialect.name not in INSERTS:
+            raise ValueError(f"unsupported database {engine.dialect.name!r}: use SQLite or PostgreSQL")
+        self._engine = engine
+        self._insert = INSERTS[engine.dialect.name]
+
+    def save(self, service_id: str, items: list[dict]) -> tuple[int, int]:
+        rows = [_row(service_id, item) for item in items]
+        stored = 0
+        with self._engine.begin() as connection:  # one transaction: all items or none
+            for row in rows:
+                statement = self._insert(feedback).values(**row).on_conflict_do_nothing(index_elements=["dedup_key"])
+                stored += connection.execute(statement).rowcount
+        return stored, len(rows) - stored
+
+    def dispose(self) -> None:
+        self._engine.dispose(close=False)
+
+    def count(self) -> int:
+        with self._engine.connect() as connection:
+            return connection.execute(select(func.count()).select_from(feedback)).scalar_one()
+
+
+def _row(service_id: str, item: dict) -> dict:
+    reason = (item.get("overrideReason") or {}).get("reason") or {}
+    accepted = [suggestion["id"] for suggestion in item.get("acceptedSuggestions", ())]
+    identity = orjson.dumps({"service": service_id, "item": item}, option=orjson.OPT_SORT_KEYS)
+    return {
+        "dedup_key": hashlib.sha256(identity).hexdigest(),
+        "service_id": service_id,
+        "card_uuid": item["card"],
+        "outcome": item["outcome"],
+        "outcome_timestamp": datetime.fromisoformat(item["outcomeTimestamp"]).astimezone(UTC),
+        "accepted_suggestions": orjson.dumps(accepted).decode() if accepted else None,
+        "override_system": reason.get("system"),
+        "override_code": reason.get("code"),
+        "override_display": reason.get("display"),
+        "user_comment": (item.get("overrideReason") or {}).get("userComment"),
+        "received_at": datetime.now(UTC),
+    }

@@ -1,0 +1,43 @@
+"""Convert lab and vital-sign quantities to one canonical unit per analyte (UCUM codes and common variants)."""
+
+from __future__ import annotations
+
+import math
+
+# canonical unit -> {normalised unit spelling: factor to the canonical unit}
+_CELL_COUNT = {
+    "10*9/l": 1.0,
+    "10*3/ul": 1.0,  # 10^3 per microlitre is 10^9 per litre
+    "10*3/mm3": 1.0,  # a cubic millimetre is a microlitre
+    "k/ul": 1.0,
+    "thou/ul": 1.0,
+    "10*6/l": 0.001,
+    "/ul": 0.001,
+    "/mm3": 0.001,
+    "cells/ul": 0.001,
+    "{cells}/ul": 0.001,
+}
+FACTORS: dict[str, dict[str, float]] = {
+    "10*9/L": _CELL_COUNT,
+    "g/L": {"g/l": 1.0, "g/dl": 10.0, "mg/dl": 0.01},
+    "kg": {"kg": 1.0, "g": 0.001, "[lb_av]": 0.45359237, "lb": 0.45359237, "lbs": 0.45359237, "[oz_av]": 0.028349523125},
+}
+
+
+def normalise_unit(unit: str) -> str:
+    """Fold the spellings EHRs use for one unit into one key (x10E3/uL, 10^3/µL and 10*3/uL alike)."""
+    text = unit.strip().lower().replace(" ", "").replace("µ", "u").replace("μ", "u").replace("×", "x")
+    for power in ("x10e", "x10^", "x10*", "10e", "10^"):
+        text = text.replace(power, "10*")
+    return text.replace("cumm", "mm3").replace("mm^3", "mm3")
+
+
+def to_canonical(value: object, unit: str | None, canonical: str) -> float | None:
+    """The value in the canonical unit, or None when the unit is unknown or the value is not a number."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    factors = FACTORS.get(canonical)
+    if factors is None or not unit:
+        return None
+    factor = factors.get(normalise_unit(unit))
+    return None if factor is None else float(value) * factor
