@@ -72,8 +72,9 @@ class InProcess:
         self._client = create_app({"AZA_CDS_DATABASE_URL": "sqlite://"}).test_client()
 
     def post(self, service: str, request: dict) -> tuple[int, Any]:
-        response = self._client.post(f"/cds-services/{service}", data=orjson.dumps(request),
-                                     content_type="application/json")
+        response = self._client.post(
+            f"/cds-services/{service}", data=orjson.dumps(request), content_type="application/json"
+        )
         return response.status_code, response.get_json(silent=True)
 
 

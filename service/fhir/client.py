@@ -113,7 +113,8 @@ def unpack(document: dict) -> tuple[list[dict], str | None]:
     resources = [
         entry["resource"]
         for entry in entries
-        if isinstance(entry, dict) and isinstance(entry.get("resource"), dict)
+        if isinstance(entry, dict)
+        and isinstance(entry.get("resource"), dict)
         and isinstance(entry["resource"].get("resourceType"), str)
     ]
     links = document.get("link") if isinstance(document.get("link"), list) else []

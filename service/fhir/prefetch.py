@@ -85,8 +85,9 @@ class PatientData:
             return resources
         why = "the EHR sent an OperationOutcome instead" if isinstance(sent, dict) else "it was not prefetched"
         try:
-            resources, note = self._open_session().search(render_template(key.template, self._call.context,
-                                                                          self._call.context.get("userId")))
+            resources, note = self._open_session().search(
+                render_template(key.template, self._call.context, self._call.context.get("userId"))
+            )
         except FetchError as error:
             return self._give_up(key, f"{why} and {error}")
         if note:

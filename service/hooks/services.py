@@ -14,8 +14,9 @@ PREFETCH = {
         PrefetchKey("medicationRequests", "MedicationRequest?patient={{context.patientId}}", required=True),
         PrefetchKey("medicationStatements", "MedicationStatement?patient={{context.patientId}}", required=False),
         PrefetchKey("labs", "Observation?patient={{context.patientId}}&category=laboratory", required=True),
-        PrefetchKey("weights", "Observation?patient={{context.patientId}}&code=http://loinc.org|29463-7",
-                    required=False),
+        PrefetchKey(
+            "weights", "Observation?patient={{context.patientId}}&code=http://loinc.org|29463-7", required=False
+        ),
         PrefetchKey("conditions", "Condition?patient={{context.patientId}}", required=False),
         PrefetchKey("allergies", "AllergyIntolerance?patient={{context.patientId}}", required=False),
     )

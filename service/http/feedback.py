@@ -28,7 +28,9 @@ def feedback(service_id: str):
             datetime.fromisoformat(item["outcomeTimestamp"])
         except ValueError:
             raise ApiError(
-                400, "invalid_request", "outcomeTimestamp is not a real date and time",
+                400,
+                "invalid_request",
+                "outcomeTimestamp is not a real date and time",
                 path=f"$.feedback[{index}].outcomeTimestamp",
             ) from None
     stored, duplicates = state().feedback.save(service_id, body["feedback"])

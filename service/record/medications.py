@@ -89,8 +89,7 @@ def _match_medication(medication: dict, terminology: Terminology, display: str) 
     product = medication.get("product") if isinstance(medication.get("product"), dict) else {}
     ingredients = _dicts(medication.get("ingredient")) + _dicts(product.get("ingredient"))
     matches = [
-        terminology.match(item.get("itemCodeableConcept"), extra_text=_reference_display(item))
-        for item in ingredients
+        terminology.match(item.get("itemCodeableConcept"), extra_text=_reference_display(item)) for item in ingredients
     ]
     matches = [m for m in matches if m]
     if not matches:

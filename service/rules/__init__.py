@@ -22,9 +22,7 @@ EVALUATORS: dict[str, Evaluator] = {
 def evaluate(pack: KnowledgePack, record: PatientRecord) -> list[tuple[Rule, Finding]]:
     """Every finding of every rule for this hook, the most severe first (stable within a severity)."""
     found = [
-        (rule, finding)
-        for rule in pack.rules_for(record.hook)
-        for finding in EVALUATORS[rule.kind](rule, record, pack)
+        (rule, finding) for rule in pack.rules_for(record.hook) for finding in EVALUATORS[rule.kind](rule, record, pack)
     ]
     return sorted(found, key=lambda pair: pair[1].sort_key(pair[0].indicator))
 
