@@ -115,7 +115,8 @@ def card_key(card: dict) -> tuple[str, str]:
     return card.get("source", {}).get("topic", {}).get("code", "?"), card.get("indicator", "?")
 
 
-def print_outcome(outcome: Outcome, check: bool, out=sys.stdout) -> None:
+def print_outcome(outcome: Outcome, check: bool, out=None) -> None:
+    out = out or sys.stdout
     verdict = "" if not check else ("  OK" if not outcome.problems else "  DIFFERS")
     print(f"{outcome.path}  {outcome.service}  HTTP {outcome.status}{verdict}", file=out)
     body = outcome.body if isinstance(outcome.body, dict) else {}

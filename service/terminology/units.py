@@ -16,6 +16,7 @@ _CELL_COUNT = {
     "/mm3": 0.001,
     "cells/ul": 0.001,
     "{cells}/ul": 0.001,
+    "cells/mm3": 0.001,
 }
 FACTORS: dict[str, dict[str, float]] = {
     "10*9/L": _CELL_COUNT,

@@ -1,0 +1,18 @@
+# aza-cds under gunicorn, as a non-root user. Authentication is not in this version: do not expose it publicly.
+FROM python:3.11-slim
+
+RUN useradd --create-home --uid 10001 aza && mkdir -p /var/lib/aza-cds && chown aza /var/lib/aza-cds
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY service ./service
+COPY cards ./cards
+RUN pip install --no-cache-dir .
+
+ENV AZA_CDS_KNOWLEDGE_DIR=/app/cards \
+    AZA_CDS_DATA_DIR=/var/lib/aza-cds \
+    AZA_CDS_HOST=0.0.0.0 \
+    AZA_CDS_PORT=8080
+USER aza
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/cds-services', timeout=2)"
+CMD ["aza-cds", "serve"]

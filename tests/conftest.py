@@ -1,0 +1,84 @@
+"""Shared fixtures: the app and its test client, and a stub FHIR server on loopback."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from service import create_app
+
+
+@pytest.fixture
+def make_app(tmp_path):
+    """Build an app with `AZA_CDS_*` overrides and a database in a temporary folder."""
+
+    def build(**overrides):
+        settings = {"AZA_CDS_DATA_DIR": str(tmp_path / "data"), "AZA_CDS_AUTH": "off"}
+        settings.update({f"AZA_CDS_{name.upper()}": value for name, value in overrides.items()})
+        return create_app(settings)
+
+    return build
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+class StubFhirServer:
+    """A FHIR server on 127.0.0.1 whose answers a test sets per path; it records what it was asked."""
+
+    def __init__(self):
+        self.routes: dict[str, tuple[int, object, dict, float]] = {}
+        self.requests: list[dict] = []
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server naming)
+                stub.requests.append({"path": self.path, "headers": dict(self.headers)})
+                status, body, headers, delay = stub.routes.get(
+                    self.path, (404, {"resourceType": "OperationOutcome"}, {}, 0)
+                )
+                if delay:
+                    time.sleep(delay)
+                payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/fhir+json")
+                self.send_header("Content-Length", str(len(payload)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(payload)
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}/fhir"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def answer(self, path: str, body: object, status: int = 200, headers: dict | None = None, delay: float = 0):
+        self.routes["/fhir/" + path] = (status, body, headers or {}, delay)
+
+    def close(self):
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def fhir_server():
+    server = StubFhirServer()
+    yield server
+    server.close()

@@ -1,0 +1,116 @@
+"""Helpers for tests: posting, strict response checks, and small builders of FHIR resources and requests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fhir.resources.R4B import get_fhir_model_class
+
+from service.protocol import validator
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "requests"
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+LOINC = "http://loinc.org"
+
+
+def post_json(client, path: str, body: object):
+    return client.post(path, data=json.dumps(body), content_type="application/json")
+
+
+def assert_no_empty_values(value, path="$"):
+    """CDS Hooks JSON: no null, "", [] or {} anywhere, except the top-level `cards: []`."""
+    assert value is not None, f"{path} is null"
+    if isinstance(value, str | list | dict):
+        assert len(value) > 0 or path == "$.cards", f"{path} is empty"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            assert_no_empty_values(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            assert_no_empty_values(item, f"{path}[{index}]")
+
+
+def assert_valid_response(body: dict) -> None:
+    """Strict CDS Hooks 2.0 checks on a service response, including FHIR validity of suggested resources."""
+    errors = sorted(validator("response").iter_errors(body), key=lambda error: list(error.absolute_path))
+    assert not errors, [f"{list(e.absolute_path)}: {e.message}" for e in errors]
+    assert_no_empty_values(body)
+    for card in body["cards"]:
+        assert len(card["summary"]) < 140
+        for suggestion in card.get("suggestions", []):
+            for action in suggestion.get("actions", []):
+                if "resource" in action:
+                    resource = action["resource"]
+                    get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+
+
+def card_keys(body: dict) -> list[tuple[str, str]]:
+    return sorted((card["source"]["topic"]["code"], card["indicator"]) for card in body["cards"])
+
+
+def rx(code: str, display: str) -> dict:
+    return {"coding": [{"system": RXNORM, "code": code, "display": display}]}
+
+
+AZATHIOPRINE = rx("197388", "azathioprine 50 MG Oral Tablet")
+FEBUXOSTAT = rx("834235", "febuxostat 40 MG Oral Tablet")
+ALLOPURINOL = rx("519", "allopurinol")
+LISINOPRIL = rx("314076", "lisinopril 10 MG Oral Tablet")
+
+
+def med_request(rid: str, medication: dict, status: str = "active", authored: str = "2026-01-01", **extra) -> dict:
+    return {
+        "resourceType": "MedicationRequest",
+        "id": rid,
+        "status": status,
+        "intent": "order",
+        "subject": {"reference": "Patient/p1"},
+        "authoredOn": authored,
+        "medicationCodeableConcept": medication,
+        **extra,
+    }
+
+
+def observation(oid: str, code: str, value: float, unit: str, when: str, status: str = "final") -> dict:
+    return {
+        "resourceType": "Observation",
+        "id": oid,
+        "status": status,
+        "code": {"coding": [{"system": LOINC, "code": code}]},
+        "subject": {"reference": "Patient/p1"},
+        "effectiveDateTime": when,
+        "valueQuantity": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit},
+    }
+
+
+def cbc(when: str, tag: str = "1") -> list[dict]:
+    return [
+        observation(f"wbc-{tag}", "6690-2", 6.0, "10*3/uL", when),
+        observation(f"plt-{tag}", "777-3", 240, "10*3/uL", when),
+    ]
+
+
+def bundle(resources: list[dict], next_url: str | None = None) -> dict:
+    document = {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in resources]}
+    if next_url:
+        document["link"] = [{"relation": "next", "url": next_url}]
+    return document
+
+
+def hook_request(
+    hook: str,
+    prefetch: dict | None = None,
+    drafts: list[dict] | None = None,
+    selections: list[str] | None = None,
+    **top,
+) -> dict:
+    context = {"userId": "Practitioner/doc-1", "patientId": "p1"}
+    if drafts is not None:
+        context["draftOrders"] = {"resourceType": "Bundle", "entry": [{"resource": r} for r in drafts]}
+    if selections is not None:
+        context["selections"] = selections
+    body = {"hook": hook, "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea", "context": context, **top}
+    if prefetch is not None:
+        body["prefetch"] = prefetch
+    return body

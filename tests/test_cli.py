@@ -1,0 +1,106 @@
+"""The aza-cds command: knowledge check, replay in-process and over HTTP, serve under gunicorn."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import pytest
+from helpers import FIXTURES
+from werkzeug.serving import make_server
+
+from service.cli import main
+
+
+def test_knowledge_check(capsys):
+    assert main(["knowledge", "check"]) == 0
+    assert "is valid" in capsys.readouterr().out
+
+
+def test_knowledge_check_fails_on_a_broken_pack(tmp_path, monkeypatch, capsys):
+    broken = tmp_path / "cards"
+    shutil.copytree(FIXTURES.parents[1] / "cards", broken)
+    (broken / "rules" / "monitoring.json").write_text("{}")
+    monkeypatch.setenv("AZA_CDS_KNOWLEDGE_DIR", str(broken))
+    assert main(["knowledge", "check"]) == 1
+    assert "monitoring.json" in capsys.readouterr().out
+
+
+def test_replay_check_passes_on_the_shipped_fixtures(capsys):
+    assert main(["replay", "--check", str(FIXTURES)]) == 0
+    output = capsys.readouterr()
+    assert "[CRITICAL] Azathioprine with febuxostat is contraindicated" in output.out
+    assert "suggestion: Cancel the draft azathioprine order" in output.out
+    assert "0 of 18 fixtures differ" in output.err
+
+
+def test_replay_check_fails_and_names_the_difference(tmp_path, capsys):
+    fixture = json.loads((FIXTURES / "order-select-azathioprine-while-on-febuxostat.json").read_text())
+    fixture["expected"]["cards"] = [{"rule": "DDI-02", "indicator": "warning"}]
+    path = tmp_path / "wrong.json"
+    path.write_text(json.dumps(fixture))
+    assert main(["replay", "--check", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "missing card DDI-02 (warning)" in out and "unexpected card DDI-01 (critical)" in out
+
+
+def test_replay_json_lines(capsys):
+    assert main(["replay", "--json", str(FIXTURES / "patient-view-cbc-overdue-monthly-phase.json")]) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert line["status"] == 200 and line["body"]["cards"][0]["source"]["topic"]["code"] == "MON-01"
+
+
+@pytest.fixture
+def running_service(make_app):
+    server = make_server("127.0.0.1", 0, make_app(), threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def test_replay_against_a_url_gives_the_same_outcomes(running_service, capsys):
+    assert main(["replay", "--check", "--url", running_service, str(FIXTURES)]) == 0
+    assert "0 of 18 fixtures differ" in capsys.readouterr().err
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_serve_runs_gunicorn_on_embedded_defaults(tmp_path):
+    port = free_port()
+    env = {**os.environ, "AZA_CDS_DATA_DIR": str(tmp_path)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/cds-services", timeout=1)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, process.stdout.read().decode()
+                assert time.monotonic() < deadline, "service did not start"
+                time.sleep(0.1)
+        assert response.status_code == 200 and len(response.json()["services"]) == 3
+        feedback = httpx.post(
+            f"http://127.0.0.1:{port}/cds-services/azathioprine-order-sign/feedback",
+            json={"feedback": [{"card": "c1", "outcome": "overridden", "outcomeTimestamp": "2026-11-29T10:00:00Z"}]},
+        )
+        assert feedback.json() == {"stored": 1, "duplicates": 0}
+    finally:
+        process.terminate()
+        process.wait(timeout=15)

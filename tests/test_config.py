@@ -1,0 +1,39 @@
+"""Settings from AZA_CDS_* variables: defaults, validation, clear refusals."""
+
+from __future__ import annotations
+
+import pytest
+
+from service import create_app
+from service.config import ConfigError, Settings
+
+
+def test_defaults_need_no_external_service(tmp_path):
+    settings = Settings.from_mapping({"AZA_CDS_DATA_DIR": str(tmp_path)})
+    assert settings.auth == "off" and settings.fhir_allowlist == ()
+    assert settings.sqlalchemy_url == f"sqlite:///{tmp_path}/aza-cds.sqlite3"
+
+
+def test_lists_and_numbers_are_parsed():
+    settings = Settings.from_mapping(
+        {
+            "AZA_CDS_FHIR_ALLOWLIST": " https://a.example/fhir , https://b.example/r4 ",
+            "AZA_CDS_FHIR_TIMEOUT_SECONDS": "1.5",
+        }
+    )
+    assert settings.fhir_allowlist == ("https://a.example/fhir", "https://b.example/r4")
+    assert settings.fhir_timeout_seconds == 1.5
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("AUTH", "maybe"), ("MAX_BODY_BYTES", "lots"), ("FHIR_TIMEOUT_SECONDS", "-1"), ("FHIR_MAX_PAGES", "0")],
+)
+def test_bad_values_are_refused_with_the_variable_name(name, value):
+    with pytest.raises(ConfigError, match=f"AZA_CDS_{name}"):
+        Settings.from_mapping({f"AZA_CDS_{name}": value})
+
+
+def test_auth_required_refuses_to_start_until_jwt_verification_exists(tmp_path):
+    with pytest.raises(ConfigError, match="not in this version yet"):
+        create_app({"AZA_CDS_AUTH": "required", "AZA_CDS_DATA_DIR": str(tmp_path)})

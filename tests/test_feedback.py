@@ -1,0 +1,121 @@
+"""POST /cds-services/{id}/feedback: validated, stored, idempotent, nothing lost under concurrency."""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from helpers import post_json
+
+from service.store import SqlFeedbackStore, open_database
+
+URL = "/cds-services/azathioprine-order-select/feedback"
+
+
+def item(outcome="overridden", **extra):
+    base = {"card": str(uuid.uuid4()), "outcome": outcome, "outcomeTimestamp": "2026-11-29T10:05:31Z"}
+    return base | extra
+
+
+def stored_count(app) -> int:
+    return app.extensions["aza_cds"].feedback.count()
+
+
+def test_accepted_and_overridden_feedback_is_stored(app, client):
+    body = {
+        "feedback": [
+            item("accepted", acceptedSuggestions=[{"id": str(uuid.uuid4())}]),
+            item(
+                overrideReason={
+                    "reason": {
+                        "system": "urn:aza-cds:override-reason",
+                        "code": "specialist-approved",
+                        "display": "Specialist-directed combination",
+                    },
+                    "userComment": "per rheum",
+                }
+            ),
+            item(),  # sandbox "Dismiss": no reason at all
+            item(overrideReason={"reason": {"code": "other-drug-stopped", "system": "urn:aza-cds:override-reason"}}),
+        ]
+    }
+    response = post_json(client, URL, body)
+    assert response.status_code == 200
+    assert response.get_json() == {"stored": 4, "duplicates": 0}
+    assert stored_count(app) == 4
+
+
+def test_repeated_feedback_is_stored_once(app, client):
+    body = {"feedback": [item()]}
+    assert post_json(client, URL, body).get_json() == {"stored": 1, "duplicates": 0}
+    assert post_json(client, URL, body).get_json() == {"stored": 0, "duplicates": 1}
+    assert stored_count(app) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        ({}, "$"),
+        ({"feedback": []}, "$.feedback"),
+        ({"feedback": [item("accepted")]}, "$.feedback[0]"),
+        ({"feedback": [item(outcome="ignored")]}, "$.feedback[0].outcome"),
+        ({"feedback": [item(outcomeTimestamp="yesterday")]}, "$.feedback[0].outcomeTimestamp"),
+        ({"feedback": [item(outcomeTimestamp="2026-13-45T99:00:00Z")]}, "$.feedback[0].outcomeTimestamp"),
+        (
+            {"feedback": [item(overrideReason={"reason": {"display": "no code"}})]},
+            "$.feedback[0].overrideReason.reason",
+        ),
+    ],
+    ids=[
+        "no-feedback",
+        "empty-list",
+        "accepted-without-suggestions",
+        "bad-outcome",
+        "timestamp-text",
+        "timestamp-impossible",
+        "reason-without-code",
+    ],
+)
+def test_invalid_feedback_is_400_with_path_and_nothing_stored(app, client, body, path):
+    response = post_json(client, URL, body)
+    assert response.status_code == 400
+    assert response.get_json()["path"] == path
+    assert stored_count(app) == 0
+
+
+def test_a_batch_with_one_bad_item_stores_nothing(app, client):
+    response = post_json(client, URL, {"feedback": [item(), item(outcome="bad")]})
+    assert response.status_code == 400 and stored_count(app) == 0
+
+
+def test_feedback_for_an_unknown_service_is_404(client):
+    assert post_json(client, "/cds-services/nope/feedback", {"feedback": [item()]}).status_code == 404
+
+
+def test_concurrent_writers_sharing_one_database_lose_nothing(make_app):
+    """Two app instances (as two gunicorn workers would be) write to the same SQLite file at once."""
+    apps = [make_app(), make_app()]
+    items = [item() for _ in range(120)]
+
+    def send(index):
+        client = apps[index % 2].test_client()
+        batch = {"feedback": [items[index], items[(index + 1) % len(items)]]}  # every item sent twice overall
+        return post_json(client, URL, batch).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(send, range(len(items))))
+    assert statuses == [200] * len(items)
+    assert stored_count(apps[0]) == len(items)
+
+
+def test_store_refuses_unsupported_databases(tmp_path):
+    class FakeDialect:
+        name = "oracle"
+
+    class FakeEngine:
+        dialect = FakeDialect()
+
+    with pytest.raises(ValueError, match="SQLite or PostgreSQL"):
+        SqlFeedbackStore(FakeEngine())
+    assert open_database(f"sqlite:///{tmp_path}/x/db.sqlite3").dialect.name == "sqlite"

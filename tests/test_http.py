@@ -1,0 +1,178 @@
+"""Errors, CORS and headers: every answer is JSON, bad input is a located 4xx, nothing hangs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from helpers import AZATHIOPRINE, bundle, hook_request, med_request, post_json
+
+SERVICE = "/cds-services/azathioprine-order-select"
+
+
+def order_select(**changes):
+    body = hook_request(
+        "order-select",
+        {"medicationRequests": bundle([]), "labs": bundle([])},
+        drafts=[med_request("d1", AZATHIOPRINE, status="draft")],
+        selections=["MedicationRequest/d1"],
+    )
+    body.update(changes)
+    return body
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        ({k: v for k, v in order_select().items() if k != "hookInstance"}, "$"),
+        (order_select(hook=7), "$.hook"),
+        (order_select(context={"userId": "Practitioner/doc-1", "patientId": "p1", "selections": ["x/1"]}), "$.context"),
+        (
+            order_select(
+                fhirAuthorization={
+                    "access_token": "t",
+                    "token_type": "Bearer",
+                    "expires_in": 300,
+                    "scope": "patient/*.read",
+                    "subject": "aza-cds",
+                }
+            ),
+            "$",
+        ),
+        (order_select(prefetch={"labs": "not a resource"}), "$.prefetch.labs"),
+        (order_select(fhirServer="ftp://ehr.example.org/fhir"), "$.fhirServer"),
+    ],
+    ids=[
+        "no-hookInstance",
+        "hook-not-string",
+        "no-draftOrders",
+        "fhirAuthorization-without-fhirServer",
+        "prefetch-not-object",
+        "fhirServer-not-http",
+    ],
+)
+def test_schema_violations_answer_400_with_the_path(client, body, path):
+    response = post_json(client, SERVICE, body)
+    assert response.status_code == 400
+    error = response.get_json()
+    assert error["error"] == "invalid_request" and error["path"] == path and error["message"]
+
+
+def test_patient_id_that_could_break_a_url_is_refused(client):
+    body = order_select()
+    body["context"]["patientId"] = "p1&_include=*"
+    response = post_json(client, SERVICE, body)
+    assert response.status_code == 400 and response.get_json()["path"] == "$.context.patientId"
+
+
+def test_wrong_hook_for_the_service_is_400(client):
+    response = post_json(client, SERVICE, order_select(hook="order-sign"))
+    assert response.status_code == 400 and response.get_json()["path"] == "$.hook"
+
+
+def test_selection_missing_from_draft_orders_is_400(client):
+    response = post_json(
+        client,
+        SERVICE,
+        order_select() | {"context": {**order_select()["context"], "selections": ["MedicationRequest/zz"]}},
+    )
+    assert response.status_code == 400
+    assert response.get_json()["path"] == "$.context.selections[0]"
+
+
+@pytest.mark.parametrize("raw", [b"", b"   ", b"{not json", b"[1, 2]", b'"text"', b"[" * 5000])
+def test_malformed_bodies_are_400_json(client, raw):
+    response = client.post(SERVICE, data=raw, content_type="application/json")
+    assert response.status_code == 400
+    assert response.get_json()["path"] == "$"
+
+
+def test_unknown_service_is_404_json(client):
+    response = post_json(client, "/cds-services/no-such-service", order_select())
+    assert response.status_code == 404 and response.get_json()["error"] == "unknown_service"
+    assert client.get("/nowhere").get_json()["error"] == "not_found"
+
+
+def test_wrong_method_is_405_json(client):
+    response = client.get(SERVICE)
+    assert response.status_code == 405 and response.get_json()["error"] == "method_not_allowed"
+    assert client.delete("/cds-services").status_code == 405
+
+
+def test_oversized_body_is_413_json(make_app):
+    client = make_app(max_body_bytes="1000").test_client()
+    response = client.post(SERVICE, data=b"{" + b" " * 2000 + b"}", content_type="application/json")
+    assert response.status_code == 413 and response.get_json()["error"]
+
+
+def test_unexpected_failure_is_500_json_without_internals(app, monkeypatch, caplog):
+    def explode(call, now=None):
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(app.extensions["aza_cds"].engine, "run", explode)
+    response = post_json(app.test_client(), SERVICE, order_select())
+    assert response.status_code == 500
+    assert "secret" not in response.get_data(as_text=True)
+    assert response.get_json() == {"error": "internal_error", "message": "The service failed to handle the request."}
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_cors_preflight_needs_no_token_and_allows_the_sandbox_headers(client):
+    for path, asked in (
+        ("/cds-services", "authorization"),
+        (SERVICE, "authorization,content-type"),
+        (SERVICE + "/feedback", "authorization,content-type"),
+    ):
+        response = client.options(
+            path,
+            headers={
+                "Origin": "http://127.0.0.1:8080",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": asked,
+            },
+        )
+        assert response.status_code in (200, 204)
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+        allowed = {h.strip().lower() for h in response.headers["Access-Control-Allow-Headers"].split(",")}
+        assert set(asked.split(",")) <= allowed
+        assert "POST" in response.headers["Access-Control-Allow-Methods"]
+
+
+def test_cors_headers_on_errors_too(client):
+    for response in (client.get("/nowhere"), client.post(SERVICE, data=b"{"), client.get(SERVICE)):
+        assert response.status_code >= 400
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_cors_with_an_origin_allow_list(make_app):
+    client = make_app(cors_origins="https://ehr.example.org").test_client()
+    allowed = client.get("/cds-services", headers={"Origin": "https://ehr.example.org"})
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://ehr.example.org"
+    assert "Origin" in allowed.headers.get("Vary", "")
+    other = client.get("/cds-services", headers={"Origin": "https://evil.example.com"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+
+
+def test_security_headers_on_every_response(client):
+    for response in (client.get("/cds-services"), client.get("/nowhere")):
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_logs_carry_no_patient_id_or_token(client, caplog):
+    body = order_select(
+        fhirServer="https://ehr.example.org/fhir",
+        fhirAuthorization={
+            "access_token": "SECRET-TOKEN",
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "scope": "patient/*.read",
+            "subject": "aza-cds",
+        },
+    )
+    body["context"]["patientId"] = "patient-identifier-42"
+    with caplog.at_level("INFO", logger="aza_cds"):
+        post_json(client, SERVICE, body)
+    text = caplog.text + json.dumps([r.__dict__ for r in caplog.records], default=str)
+    assert "hook service=" in caplog.text
+    assert "patient-identifier-42" not in text and "SECRET-TOKEN" not in text

@@ -1,0 +1,269 @@
+"""The four prefetch states, call-backs to the FHIR server, and 412, against a stub FHIR server on loopback."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from helpers import (
+    AZATHIOPRINE,
+    FEBUXOSTAT,
+    assert_valid_response,
+    bundle,
+    card_keys,
+    cbc,
+    hook_request,
+    med_request,
+    post_json,
+)
+
+from service.fhir import FetchError, FhirClient, render_template
+
+PATIENT_VIEW = "/cds-services/azathioprine-patient-view"
+ORDER_SELECT = "/cds-services/azathioprine-order-select"
+TOKEN = {
+    "access_token": "opaque-token-123",
+    "token_type": "Bearer",
+    "expires_in": 300,
+    "scope": "patient/*.read",
+    "subject": "aza-cds",
+}
+MEDS_QUERY = "MedicationRequest?patient=p1"
+LABS_QUERY = "Observation?patient=p1&category=laboratory"
+
+
+def recent(days: int) -> str:
+    return (datetime.now(UTC) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def on_azathioprine():
+    return bundle([med_request("aza", AZATHIOPRINE, authored=recent(300)[:10])])
+
+
+@pytest.fixture
+def allowed(make_app, fhir_server):
+    """A client whose service may call the stub FHIR server back."""
+    return make_app(fhir_allowlist=fhir_server.base_url).test_client()
+
+
+def test_present_prefetch_is_used_without_calling_back(allowed, fhir_server):
+    body = hook_request(
+        "patient-view",
+        {"medicationRequests": on_azathioprine(), "labs": bundle(cbc(recent(5)))},
+        fhirServer=fhir_server.base_url,
+    )
+    response = post_json(allowed, PATIENT_VIEW, body)
+    assert response.status_code == 200 and response.get_json()["cards"] == []
+    fetched = {r["path"] for r in fhir_server.requests}
+    assert not fetched & {"/fhir/" + MEDS_QUERY, "/fhir/" + LABS_QUERY}
+
+
+def test_absent_keys_are_fetched_with_the_bearer_token(allowed, fhir_server):
+    fhir_server.answer(MEDS_QUERY, on_azathioprine())
+    fhir_server.answer(LABS_QUERY, bundle(cbc(recent(50))))
+    body = hook_request("patient-view", {}, fhirServer=fhir_server.base_url, fhirAuthorization=TOKEN)
+    response = post_json(allowed, PATIENT_VIEW, body)
+    assert response.status_code == 200
+    assert card_keys(response.get_json()) == [("MON-01", "warning")]  # 50 days > 30 + 7
+    assert_valid_response(response.get_json())
+    calls = {r["path"]: r["headers"] for r in fhir_server.requests}
+    assert calls["/fhir/" + MEDS_QUERY]["Authorization"] == "Bearer opaque-token-123"
+    assert calls["/fhir/" + LABS_QUERY]["Authorization"] == "Bearer opaque-token-123"
+    assert "fhir+json" in calls["/fhir/" + MEDS_QUERY]["Accept"]
+
+
+def test_open_fhir_server_is_called_without_authorization(allowed, fhir_server):
+    fhir_server.answer(MEDS_QUERY, bundle([]))
+    response = post_json(allowed, PATIENT_VIEW, hook_request("patient-view", {}, fhirServer=fhir_server.base_url))
+    assert response.status_code == 200
+    assert "Authorization" not in fhir_server.requests[0]["headers"]
+
+
+def test_labs_are_not_fetched_when_azathioprine_is_not_involved(allowed, fhir_server):
+    fhir_server.answer(MEDS_QUERY, bundle([]))
+    response = post_json(allowed, PATIENT_VIEW, hook_request("patient-view", {}, fhirServer=fhir_server.base_url))
+    assert response.status_code == 200 and response.get_json()["cards"] == []
+    assert "/fhir/" + LABS_QUERY not in {r["path"] for r in fhir_server.requests}
+
+
+def test_null_means_no_data_and_is_not_refetched(allowed, fhir_server):
+    body = hook_request(
+        "patient-view", {"medicationRequests": on_azathioprine(), "labs": None}, fhirServer=fhir_server.base_url
+    )
+    response = post_json(allowed, PATIENT_VIEW, body)
+    assert card_keys(response.get_json()) == [("MON-01", "warning")]
+    assert "No CBC on file" in response.get_json()["cards"][0]["summary"]
+    assert "/fhir/" + LABS_QUERY not in {r["path"] for r in fhir_server.requests}
+
+
+def test_operation_outcome_is_refetched(allowed, fhir_server):
+    fhir_server.answer(LABS_QUERY, bundle(cbc(recent(3))))
+    outcome = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "timeout"}]}
+    body = hook_request(
+        "patient-view", {"medicationRequests": on_azathioprine(), "labs": outcome}, fhirServer=fhir_server.base_url
+    )
+    response = post_json(allowed, PATIENT_VIEW, body)
+    assert response.status_code == 200 and response.get_json()["cards"] == []
+    assert "/fhir/" + LABS_QUERY in {r["path"] for r in fhir_server.requests}
+
+
+def test_paginated_prefetch_follows_next_pages(allowed, fhir_server):
+    """The febuxostat order is only on page 2 of the prefetched Bundle."""
+    fhir_server.answer("page2", bundle([med_request("feb", FEBUXOSTAT)]))
+    body = hook_request(
+        "order-select",
+        {"medicationRequests": bundle([], next_url=fhir_server.base_url + "/page2"), "labs": bundle(cbc(recent(1)))},
+        drafts=[med_request("d1", AZATHIOPRINE, status="draft")],
+        selections=["MedicationRequest/d1"],
+        fhirServer=fhir_server.base_url,
+        fhirAuthorization=TOKEN,
+    )
+    response = post_json(allowed, ORDER_SELECT, body)
+    assert card_keys(response.get_json()) == [("DDI-01", "critical")]
+    assert fhir_server.requests[0]["headers"]["Authorization"] == "Bearer opaque-token-123"
+
+
+def test_next_page_that_cannot_be_fetched_is_reported(client, fhir_server):
+    """Not allow-listed: page 2 stays unread, and an info card says the medication list is incomplete."""
+    body = hook_request(
+        "order-select",
+        {"medicationRequests": bundle([], next_url=fhir_server.base_url + "/page2"), "labs": bundle(cbc(recent(1)))},
+        drafts=[med_request("d1", AZATHIOPRINE, status="draft")],
+        selections=["MedicationRequest/d1"],
+        fhirServer=fhir_server.base_url,
+    )
+    response = post_json(client, ORDER_SELECT, body)
+    assert card_keys(response.get_json()) == [("DATA-02", "info")]
+    assert "medicationRequests" in response.get_json()["cards"][0]["detail"]
+    assert fhir_server.requests == []
+
+
+def test_next_link_to_another_server_is_not_followed(allowed, fhir_server):
+    body = hook_request(
+        "order-select",
+        {
+            "medicationRequests": bundle([], next_url="https://elsewhere.example.com/fhir/page2"),
+            "labs": bundle(cbc(recent(1))),
+        },
+        drafts=[med_request("d1", AZATHIOPRINE, status="draft")],
+        selections=["MedicationRequest/d1"],
+        fhirServer=fhir_server.base_url,
+        fhirAuthorization=TOKEN,
+    )
+    response = post_json(allowed, ORDER_SELECT, body)
+    assert card_keys(response.get_json()) == [("DATA-02", "info")]
+    assert "outside the fhirServer" in response.get_json()["cards"][0]["detail"]
+
+
+@pytest.mark.parametrize(
+    ("setup", "fragment"),
+    [
+        (lambda server, make_app: make_app().test_client(), "not in AZA_CDS_FHIR_ALLOWLIST"),
+        (
+            lambda server, make_app: make_app(fhir_allowlist=server.base_url + "/other").test_client(),
+            "not in AZA_CDS_FHIR_ALLOWLIST",
+        ),
+    ],
+    ids=["empty-allowlist", "path-outside-allowlist"],
+)
+def test_absent_required_data_from_a_server_not_allowed_is_412(fhir_server, make_app, setup, fragment):
+    client = setup(fhir_server, make_app)
+    body = hook_request("patient-view", {}, fhirServer=fhir_server.base_url, fhirAuthorization=TOKEN)
+    response = post_json(client, PATIENT_VIEW, body)
+    assert response.status_code == 412
+    error = response.get_json()
+    assert error["error"] == "precondition_failed" and fragment in error["message"]
+    assert error["missing"][0]["key"] == "medicationRequests"
+    assert fhir_server.requests == []  # the token never left for a server we may not call
+
+
+def test_absent_required_data_without_fhir_server_is_412(client):
+    response = post_json(client, PATIENT_VIEW, hook_request("patient-view", {}))
+    assert response.status_code == 412
+    assert "no fhirServer" in response.get_json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "fragment"),
+    [
+        ({"status": 500, "body": {"resourceType": "OperationOutcome"}}, "HTTP 500"),
+        ({"status": 302, "body": {}, "headers": {"Location": "https://elsewhere.example.com/fhir"}}, "HTTP 302"),
+        ({"status": 200, "body": b"<html>not json</html>"}, "not JSON"),
+        ({"status": 200, "body": {"resourceType": "OperationOutcome", "issue": []}}, "OperationOutcome"),
+    ],
+    ids=["server-error", "redirect-not-followed", "not-json", "operation-outcome"],
+)
+def test_failed_call_backs_for_required_data_are_412(allowed, fhir_server, answer, fragment):
+    fhir_server.answer(MEDS_QUERY, answer["body"], status=answer["status"], headers=answer.get("headers"))
+    response = post_json(allowed, PATIENT_VIEW, hook_request("patient-view", {}, fhirServer=fhir_server.base_url))
+    assert response.status_code == 412
+    assert fragment in response.get_json()["message"]
+    assert len(fhir_server.requests) == 1
+
+
+def test_slow_fhir_server_is_abandoned_within_the_budget(make_app, fhir_server):
+    client = make_app(fhir_allowlist=fhir_server.base_url, fhir_timeout_seconds="0.5").test_client()
+    fhir_server.answer(MEDS_QUERY, bundle([]), delay=3)
+    started = time.monotonic()
+    response = post_json(client, PATIENT_VIEW, hook_request("patient-view", {}, fhirServer=fhir_server.base_url))
+    assert response.status_code == 412 and "in time" in response.get_json()["message"]
+    assert time.monotonic() - started < 2
+
+
+def test_huge_fhir_response_is_refused(make_app, fhir_server):
+    client = make_app(fhir_allowlist=fhir_server.base_url, fhir_max_response_bytes="5000").test_client()
+    fhir_server.answer(MEDS_QUERY, bundle([med_request(f"m{i}", AZATHIOPRINE) for i in range(200)]))
+    response = post_json(client, PATIENT_VIEW, hook_request("patient-view", {}, fhirServer=fhir_server.base_url))
+    assert response.status_code == 412 and "larger than" in response.get_json()["message"]
+
+
+def test_page_cap_stops_endless_paging(make_app, fhir_server):
+    client = make_app(fhir_allowlist=fhir_server.base_url, fhir_max_pages="3").test_client()
+    fhir_server.answer(
+        MEDS_QUERY,
+        bundle(
+            [med_request("aza", AZATHIOPRINE, authored=recent(300)[:10])],
+            next_url=fhir_server.base_url + "/" + MEDS_QUERY,
+        ),
+    )  # loops forever
+    fhir_server.answer(LABS_QUERY, bundle(cbc(recent(2))))
+    response = post_json(client, PATIENT_VIEW, hook_request("patient-view", {}, fhirServer=fhir_server.base_url))
+    assert response.status_code == 200
+    assert card_keys(response.get_json()) == [("DATA-02", "info")]
+    assert "beyond 3 pages" in response.get_json()["cards"][0]["detail"]
+    assert len([r for r in fhir_server.requests if MEDS_QUERY in r["path"]]) == 3
+
+
+def test_template_rendering():
+    context = {"patientId": "p1", "encounterId": "e9", "userId": "PractitionerRole/r7"}
+    assert render_template("Patient/{{context.patientId}}", context) == "Patient/p1"
+    assert render_template("Encounter/{{ context.encounterId }}", context) == "Encounter/e9"
+    assert (
+        render_template("PractitionerRole/{{userPractitionerRoleId}}", context, context["userId"])
+        == "PractitionerRole/r7"
+    )
+    with pytest.raises(FetchError):
+        render_template("Practitioner/{{userPractitionerId}}", context, context["userId"])
+    with pytest.raises(FetchError):
+        render_template("Encounter/{{context.encounterId}}", {"patientId": "p1"})
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("https://ehr.example.org/fhir", True),
+        ("https://ehr.example.org/fhir/", True),
+        ("https://ehr.example.org/fhir/r4", True),
+        ("https://ehr.example.org:443/fhir", True),
+        ("https://ehr.example.org/fhirx", False),
+        ("https://ehr.example.org/", False),
+        ("http://ehr.example.org/fhir", False),
+        ("https://ehr.example.org:8443/fhir", False),
+        ("https://ehr.example.org.evil.com/fhir", False),
+        ("https://user:pw@ehr.example.org/fhir", False),
+        ("file:///etc/passwd", False),
+    ],
+)
+def test_allow_list_matches_scheme_host_port_and_path_prefix(url, allowed):
+    assert FhirClient(("https://ehr.example.org/fhir",)).is_allowed(url) is allowed

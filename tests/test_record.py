@@ -1,0 +1,160 @@
+"""Building the patient record from FHIR data in its many real shapes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from helpers import AZATHIOPRINE, FEBUXOSTAT, bundle, hook_request, med_request, observation
+
+from service.config import REPO_ROOT
+from service.fhir import PatientData
+from service.hooks import PREFETCH
+from service.knowledge import load_pack
+from service.protocol import HookCall
+from service.record import RecordBuilder
+from service.terminology import Terminology
+
+PACK = load_pack(REPO_ROOT / "cards")
+BUILDER = RecordBuilder(PACK, Terminology(PACK))
+NOW = datetime(2026, 11, 29, tzinfo=UTC)
+
+
+def build(hook, prefetch, drafts=None, selections=None):
+    body = hook_request(hook, prefetch, drafts=drafts, selections=selections)
+    call = HookCall.from_request("svc", hook, body)
+    return BUILDER.build(call, PatientData(call, PREFETCH, None), NOW)
+
+
+def labs_and_meds(meds):
+    return {"medicationRequests": bundle(meds), "labs": bundle([])}
+
+
+def test_contained_medication():
+    draft = med_request("d1", None, status="draft")
+    del draft["medicationCodeableConcept"]
+    draft["medicationReference"] = {"reference": "#m"}
+    draft["contained"] = [
+        {
+            "resourceType": "Medication",
+            "id": "m",
+            "code": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "199310"}]},
+        }
+    ]
+    record = build("order-sign", labs_and_meds([]), drafts=[draft])
+    assert record.drafts[0].concepts == {"azathioprine"} and record.drafts[0].strength_mg == 25
+
+
+def test_medication_referenced_by_absolute_url_in_the_prefetch_bundle():
+    order = med_request("m1", None)
+    del order["medicationCodeableConcept"]
+    order["medicationReference"] = {"reference": "https://ehr.example.org/fhir/Medication/feb/_history/2"}
+    medication = {"resourceType": "Medication", "id": "feb", "code": FEBUXOSTAT}
+    record = build("patient-view", labs_and_meds([order, medication]))
+    assert record.medications[0].concepts == {"febuxostat"}
+
+
+def test_medication_known_only_by_its_ingredients():
+    order = med_request("m1", None)
+    del order["medicationCodeableConcept"]
+    order["medicationReference"] = {"reference": "Medication/compound"}
+    medication = {
+        "resourceType": "Medication",
+        "id": "compound",
+        "code": {"text": "Compounded suspension"},
+        "ingredient": [
+            {
+                "itemCodeableConcept": {
+                    "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "1256"}]
+                }
+            }
+        ],
+    }
+    record = build("patient-view", labs_and_meds([order, medication]))
+    assert record.medications[0].concepts == {"azathioprine"}
+    assert record.medications[0].evidence.startswith("ingredient")
+
+
+def test_dstu2_medication_order_with_date_written():
+    order = {
+        "resourceType": "MedicationOrder",
+        "id": "mo1",
+        "status": "active",
+        "dateWritten": "2025-01-02",
+        "medicationCodeableConcept": AZATHIOPRINE,
+    }
+    record = build("patient-view", labs_and_meds([order]))
+    use = record.medications[0]
+    assert use.concepts == {"azathioprine"} and use.start == datetime(2025, 1, 2, tzinfo=UTC)
+
+
+def test_unresolvable_reference_is_reported_not_dropped():
+    order = med_request("m1", None)
+    del order["medicationCodeableConcept"]
+    order["medicationReference"] = {"reference": "Medication/missing"}
+    record = build("patient-view", labs_and_meds([order]))
+    assert record.medications == []
+    assert record.medication_problems == [
+        "MedicationRequest/m1 refers to a Medication (Medication/missing) that was not sent."
+    ]
+
+
+def test_unreadable_draft_entries_are_listed():
+    body = hook_request("order-sign", labs_and_meds([]), drafts=[])
+    body["context"]["draftOrders"]["entry"] = [
+        "text",
+        {"resource": {"no": "type"}},
+        {"resource": med_request("x", None)},
+    ]
+    del body["context"]["draftOrders"]["entry"][2]["resource"]["medicationCodeableConcept"]
+    call = HookCall.from_request("svc", "order-sign", body)
+    record = BUILDER.build(call, PatientData(call, PREFETCH, None), NOW)
+    assert record.unreadable_drafts == [
+        "Entry 1 of draftOrders is not a FHIR resource.",
+        "Entry 2 of draftOrders is not a FHIR resource.",
+        "MedicationRequest/x names no medication.",
+    ]
+
+
+def test_withdrawn_and_non_medication_drafts_are_skipped():
+    drafts = [
+        med_request("c", AZATHIOPRINE, status="cancelled"),
+        {"resourceType": "ServiceRequest", "id": "s", "status": "draft"},
+    ]
+    record = build("order-sign", labs_and_meds([]), drafts=drafts)
+    assert record.drafts == [] and record.unreadable_drafts == []
+
+
+def test_labs_from_panels_components_and_units():
+    panel = {
+        "resourceType": "Observation",
+        "id": "p",
+        "status": "final",
+        "effectiveDateTime": "2026-11-20T08:00:00Z",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "58410-2"}]},
+        "component": [
+            {
+                "code": {"coding": [{"system": "http://loinc.org", "code": "6690-2"}]},
+                "valueQuantity": {"value": 5400, "unit": "/uL"},
+            }
+        ],
+    }
+    weight = observation("w", "29463-7", 154, "[lb_av]", "2026-11-01")
+    record = build(
+        "patient-view",
+        {
+            "medicationRequests": bundle([med_request("a", AZATHIOPRINE)]),
+            "labs": bundle([panel]),
+            "weights": bundle([weight]),
+        },
+    )
+    by_analyte = {result.analyte: result for result in record.labs}
+    assert by_analyte["wbc"].value == 5.4 and by_analyte["wbc"].unit == "10*9/L"
+    assert round(by_analyte["body-weight"].value, 2) == 69.85
+
+
+def test_clinical_data_is_read_only_when_azathioprine_is_involved():
+    record = build(
+        "patient-view",
+        {"medicationRequests": bundle([]), "labs": bundle([observation("w", "6690-2", 5, "10*9/L", "2026-11-01")])},
+    )
+    assert record.labs == []

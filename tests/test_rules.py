@@ -1,0 +1,188 @@
+"""Rules as pure functions of a record literal. Expected outcomes come from the cited sources:
+the ULORIC label (febuxostat contraindicated with azathioprine), the azathioprine label (allopurinol needs a dose
+cut; CBC weekly in month 1, twice monthly in months 2-3, monthly after), plus the pack's documented slack days."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from service.config import REPO_ROOT
+from service.knowledge import load_pack
+from service.record import LabResult, MedicationUse, PatientRecord
+from service.rules import evaluate
+
+PACK = load_pack(Path(REPO_ROOT / "cards"))
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+
+def use(ref, concept, status="active", draft=False, selected=False, days_ago=None, rid=True):
+    return MedicationUse(
+        reference=ref,
+        resource_type=ref.split("/")[0],
+        resource_id=ref.split("/")[1] if rid else None,
+        status=status,
+        concepts=frozenset({concept} if concept else ()),
+        label=f"{concept} label",
+        evidence="RxNorm code test",
+        start=NOW - timedelta(days=days_ago) if days_ago is not None else None,
+        is_draft=draft,
+        is_selected=selected,
+    )
+
+
+def cbc(days_ago, status="final", analytes=("wbc", "platelets")):
+    when = NOW - timedelta(days=days_ago)
+    return [LabResult(a, "x", 5.0, "10*9/L", when, status) for a in analytes]
+
+
+def found(hook, drafts=(), meds=(), labs=()):
+    record = PatientRecord("p1", hook, NOW, drafts=list(drafts), medications=list(meds), labs=list(labs))
+    return sorted(
+        (rule.id, finding.variant, finding.indicator or rule.indicator) for rule, finding in evaluate(PACK, record)
+    )
+
+
+RECENT_CBC = cbc(1)
+
+
+class TestInteractions:
+    def test_azathioprine_drafted_while_febuxostat_active(self):
+        drafts = [use("MedicationRequest/d", "azathioprine", "draft", True, True)]
+        assert found("order-select", drafts, [use("MedicationRequest/f", "febuxostat")], RECENT_CBC) == [
+            ("DDI-01", "ordered", "critical")
+        ]
+
+    def test_febuxostat_drafted_while_azathioprine_active(self):
+        drafts = [use("MedicationRequest/d", "febuxostat", "draft", True, True)]
+        assert found("order-sign", drafts, [use("MedicationRequest/a", "azathioprine", days_ago=400)], RECENT_CBC) == [
+            ("DDI-01", "ordered", "critical")
+        ]
+
+    @pytest.mark.parametrize("other", ["febuxostat", "allopurinol"])
+    @pytest.mark.parametrize("status", ["stopped", "completed", "cancelled", "entered-in-error", "draft"])
+    def test_inactive_orders_do_not_interact(self, other, status):
+        drafts = [use("MedicationRequest/d", "azathioprine", "draft", True, True)]
+        assert found("order-sign", drafts, [use("MedicationRequest/o", other, status)], RECENT_CBC) == []
+
+    @pytest.mark.parametrize("status", ["active", "on-hold", "unknown"])
+    def test_orders_that_may_still_be_taken_interact(self, status):
+        drafts = [use("MedicationRequest/d", "allopurinol", "draft", True)]
+        meds = [use("MedicationStatement/a", "azathioprine", status, days_ago=400)]
+        assert found("order-sign", drafts, meds, RECENT_CBC) == [("DDI-02", "ordered", "warning")]
+
+    def test_order_select_only_checks_the_selections(self):
+        drafts = [
+            use("MedicationRequest/a", "azathioprine", "draft", True, False),
+            use("MedicationRequest/f", "febuxostat", "draft", True, False),
+            use("MedicationRequest/l", "lisinopril", "draft", True, True),
+        ]
+        assert found("order-select", drafts, labs=RECENT_CBC) == []
+
+    def test_two_drafts_of_one_pair_make_one_card_on_order_sign(self):
+        drafts = [
+            use("MedicationRequest/a", "azathioprine", "draft", True),
+            use("MedicationRequest/f", "febuxostat", "draft", True),
+        ]
+        assert found("order-sign", drafts, labs=RECENT_CBC) == [("DDI-01", "ordered", "critical")]
+
+    def test_patient_view_shows_an_existing_contraindicated_pair_only(self):
+        meds = [
+            use("MedicationRequest/a", "azathioprine", days_ago=400),
+            use("MedicationRequest/f", "febuxostat"),
+            use("MedicationRequest/l", "allopurinol"),
+        ]
+        assert found("patient-view", meds=meds, labs=RECENT_CBC) == [("DDI-01", "existing", "critical")]
+
+    def test_no_card_without_azathioprine(self):
+        drafts = [use("MedicationRequest/f", "febuxostat", "draft", True, True)]
+        assert found("order-select", drafts, [use("MedicationRequest/l", "allopurinol")]) == []
+
+
+class TestCbcSchedule:
+    @pytest.mark.parametrize(
+        ("therapy_day", "cbc_days_ago", "overdue"),
+        [
+            (14, 9, False),
+            (14, 10, True),  # weekly in month 1: 7 days + 2 days slack
+            (28, 10, True),
+            (60, 18, False),
+            (60, 19, True),  # twice monthly in months 2-3: 14 + 4
+            (90, 19, True),
+            (200, 37, False),
+            (200, 38, True),  # monthly after month 3: 30 + 7
+        ],
+    )
+    def test_label_schedule_with_documented_slack(self, therapy_day, cbc_days_ago, overdue):
+        meds = [use("MedicationRequest/a", "azathioprine", days_ago=therapy_day)]
+        expected = [("MON-01", "overdue", "warning")] if overdue else []
+        assert found("patient-view", meds=meds, labs=cbc(cbc_days_ago)) == expected
+
+    def test_therapy_start_is_the_earliest_order_on_file(self):
+        meds = [
+            use("MedicationRequest/new", "azathioprine", days_ago=10),
+            use("MedicationRequest/old", "azathioprine", "completed", days_ago=500),
+        ]
+        assert found("patient-view", meds=meds, labs=cbc(20)) == []  # monthly phase, not weekly
+
+    def test_a_count_needs_white_cells_and_platelets_on_the_same_day(self):
+        meds = [use("MedicationRequest/a", "azathioprine", days_ago=200)]
+        labs = cbc(3, analytes=("wbc",)) + cbc(4, analytes=("platelets",)) + cbc(60)
+        assert found("patient-view", meds=meds, labs=labs) == [("MON-01", "overdue", "warning")]
+
+    @pytest.mark.parametrize("status", ["preliminary", "registered", "cancelled", "entered-in-error"])
+    def test_results_that_are_not_final_do_not_count(self, status):
+        meds = [use("MedicationRequest/a", "azathioprine", days_ago=200)]
+        assert found("patient-view", meds=meds, labs=cbc(2, status=status)) == [("MON-01", "none-on-file", "warning")]
+
+    def test_future_dated_results_do_not_count(self):
+        meds = [use("MedicationRequest/a", "azathioprine", days_ago=200)]
+        assert found("patient-view", meds=meds, labs=cbc(-5)) == [("MON-01", "none-on-file", "warning")]
+
+    def test_unknown_start_assumes_the_monthly_interval(self):
+        meds = [use("MedicationRequest/a", "azathioprine")]
+        assert found("patient-view", meds=meds, labs=cbc(37)) == []
+        assert found("patient-view", meds=meds, labs=cbc(38)) == [("MON-01", "overdue", "warning")]
+
+    def test_stopped_azathioprine_is_not_monitored_on_patient_view(self):
+        meds = [use("MedicationRequest/a", "azathioprine", "stopped", days_ago=200)]
+        assert found("patient-view", meds=meds) == []
+
+    @pytest.mark.parametrize(("cbc_days_ago", "card"), [(9, False), (10, True), (None, True)])
+    def test_new_start_needs_a_count_within_the_first_weekly_window(self, cbc_days_ago, card):
+        drafts = [use("MedicationRequest/d", "azathioprine", "draft", True, True)]
+        labs = cbc(cbc_days_ago) if cbc_days_ago is not None else []
+        assert found("order-select", drafts, labs=labs) == ([("MON-01", "new-start", "warning")] if card else [])
+
+    def test_recent_course_makes_a_draft_a_continuation_not_a_new_start(self):
+        """new_start_gap_days (90, package default): an order started 60 days ago continues the course."""
+        drafts = [use("MedicationRequest/d", "azathioprine", "draft", True, True)]
+        meds = [use("MedicationRequest/old", "azathioprine", "completed", days_ago=60)]
+        assert found("order-select", drafts, meds, labs=cbc(15)) == []  # day 60: every 14 days + 4 slack
+        assert found("order-select", drafts, meds, labs=cbc(19)) == [("MON-01", "overdue", "warning")]
+
+    def test_a_course_that_ended_long_ago_makes_the_draft_a_new_start(self):
+        drafts = [use("MedicationRequest/d", "azathioprine", "draft", True, True)]
+        meds = [use("MedicationRequest/old", "azathioprine", "completed", days_ago=200)]
+        assert found("order-select", drafts, meds, labs=cbc(20)) == [("MON-01", "new-start", "warning")]
+
+    def test_order_hooks_check_monitoring_only_when_azathioprine_is_ordered(self):
+        drafts = [use("MedicationRequest/l", "lisinopril", "draft", True, True)]
+        meds = [use("MedicationRequest/a", "azathioprine", days_ago=200)]
+        assert found("order-select", drafts, meds, labs=cbc(60)) == []
+
+
+def test_findings_come_most_severe_first():
+    drafts = [use("MedicationRequest/d", "azathioprine", "draft", True, True)]
+    record = PatientRecord(
+        "p1",
+        "order-select",
+        NOW,
+        drafts=drafts,
+        medications=[use("MedicationRequest/f", "febuxostat")],
+        unreadable_drafts=["Entry 2 of draftOrders is not a FHIR resource."],
+    )
+    indicators = [finding.indicator or rule.indicator for rule, finding in evaluate(PACK, record)]
+    assert indicators == ["critical", "warning", "info"]
