@@ -108,7 +108,7 @@ class FhirSession:
 def unpack(document: dict) -> tuple[list[dict], str | None]:
     """A searchset Bundle's resources and its `next` link, or a single resource."""
     if document.get("resourceType") != "Bundle":
-        return [document], None
+        return ([document] if isinstance(document.get("resourceType"), str) else []), None
     entries = document.get("entry") if isinstance(document.get("entry"), list) else []
     resources = [
         entry["resource"]

@@ -50,7 +50,7 @@ class RecordBuilder:
 
     def _read_drafts(self, call: HookCall, drafts: list[dict], index: MedicationIndex, record) -> None:
         for resource in drafts:
-            if resource["resourceType"] not in MEDICATION_TYPES or resource.get("status") in WITHDRAWN_STATUSES:
+            if resource["resourceType"] not in MEDICATION_TYPES or _text(resource.get("status")) in WITHDRAWN_STATUSES:
                 continue  # other order types are not ours; withdrawn drafts are being removed
             reference = f"{resource['resourceType']}/{resource.get('id')}"
             try:
@@ -65,7 +65,7 @@ class RecordBuilder:
     def _read_medications(self, resources: list[dict], index: MedicationIndex, record: PatientRecord) -> None:
         drafted = {draft.reference for draft in record.drafts}
         for resource in resources:
-            if resource["resourceType"] not in MEDICATION_TYPES or resource.get("status") == "entered-in-error":
+            if resource["resourceType"] not in MEDICATION_TYPES or _text(resource.get("status")) == "entered-in-error":
                 continue
             try:
                 use = read_medication(resource, index, self._terminology)
@@ -83,6 +83,10 @@ class RecordBuilder:
         patient = next(iter(_of_type(data.resources("patient"), "Patient")), {})
         record.birth_date = patient.get("birthDate") if isinstance(patient.get("birthDate"), str) else None
         record.gender = patient.get("gender") if isinstance(patient.get("gender"), str) else None
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def _of_type(resources: list[dict], resource_type: str) -> list[dict]:
