@@ -60,10 +60,16 @@ def _replay(args) -> int:
 
     logging.getLogger("aza_cds").setLevel(logging.ERROR)
     sender = replay.OverHttp(args.url) if args.url else replay.InProcess()
-    differing = 0
-    for path in replay.fixture_paths(args.paths):
-        outcome = replay.replay(path, sender)
-        differing += bool(outcome.problems)
+    paths = replay.fixture_paths(args.paths)
+    failures = 0
+    for path in paths:
+        try:
+            outcome = replay.replay(path, sender)
+        except (OSError, ValueError) as error:  # unreadable file, or JSON that is not a fixture
+            print(f"{path}: not a replayable fixture: {error}", file=sys.stderr)
+            failures += 1
+            continue
+        failures += bool(args.check and outcome.problems)
         if args.json:
             line = {"fixture": str(path), "service": outcome.service, "status": outcome.status, "body": outcome.body}
             if args.check:
@@ -72,8 +78,8 @@ def _replay(args) -> int:
         else:
             replay.print_outcome(outcome, args.check)
     if args.check:
-        print(f"replay: {differing} of {len(replay.fixture_paths(args.paths))} fixtures differ", file=sys.stderr)
-    return 1 if args.check and differing else 0
+        print(f"replay: {failures} of {len(paths)} fixtures differ or could not be read", file=sys.stderr)
+    return 1 if failures else 0
 
 
 def _knowledge_check(args) -> int:

@@ -40,9 +40,11 @@ def fixture_paths(paths: list[str]) -> list[Path]:
 
 def load_fixture(path: Path, now: datetime | None = None) -> dict:
     fixture = orjson.loads(path.read_bytes())
+    if not isinstance(fixture, dict):
+        raise ValueError("a fixture is a JSON object")
     for key in ("service", "request", "expected"):
         if key not in fixture:
-            raise ValueError(f"{path}: fixture has no {key!r}")
+            raise ValueError(f"it has no {key!r}")
     fixture["request"] = expand_dates(fixture["request"], now or datetime.now(UTC))
     return fixture
 

@@ -38,7 +38,7 @@ def test_replay_check_passes_on_the_shipped_fixtures(capsys):
     output = capsys.readouterr()
     assert "[CRITICAL] Azathioprine with febuxostat is contraindicated" in output.out
     assert "suggestion: Cancel the draft azathioprine order" in output.out
-    assert "0 of 18 fixtures differ" in output.err
+    assert "0 of 18 fixtures differ or could not be read" in output.err
 
 
 def test_replay_check_fails_and_names_the_difference(tmp_path, capsys):
@@ -67,7 +67,7 @@ def running_service(make_app):
 
 def test_replay_against_a_url_gives_the_same_outcomes(running_service, capsys):
     assert main(["replay", "--check", "--url", running_service, str(FIXTURES)]) == 0
-    assert "0 of 18 fixtures differ" in capsys.readouterr().err
+    assert "0 of 18 fixtures differ or could not be read" in capsys.readouterr().err
 
 
 def free_port() -> int:
@@ -104,3 +104,12 @@ def test_serve_runs_gunicorn_on_embedded_defaults(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+def test_replay_reports_files_that_are_not_fixtures(tmp_path, capsys):
+    (tmp_path / "patient.json").write_text('{"resourceType": "Patient", "id": "x"}')
+    (tmp_path / "broken.json").write_text("{")
+    assert main(["replay", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "patient.json: not a replayable fixture: it has no 'service'" in err
+    assert "broken.json: not a replayable fixture" in err
