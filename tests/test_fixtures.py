@@ -9,7 +9,7 @@ from helpers import FIXTURES, assert_valid_response, card_keys, post_json
 
 from service.replay import load_fixture
 
-FIXTURE_PATHS = sorted(FIXTURES.glob("*.json"))
+FIXTURE_PATHS = sorted(FIXTURES.rglob("*.json"))
 
 
 def test_there_are_fixtures_for_every_hook():
