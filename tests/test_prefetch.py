@@ -108,17 +108,19 @@ def test_operation_outcome_is_refetched(allowed, fhir_server):
     assert "/fhir/" + LABS_QUERY in {r["path"] for r in fhir_server.requests}
 
 
+def azathioprine_selected_with_paged_meds(next_url: str, server, **top) -> dict:
+    """order-select of azathioprine; the prefetched medication Bundle's first page is empty and links `next_url`."""
+    prefetch = {"medicationRequests": bundle([], next_url=next_url), "labs": bundle(cbc(recent(1)))}
+    drafts = [med_request("d1", AZATHIOPRINE, status="draft")]
+    return hook_request(
+        "order-select", prefetch, drafts=drafts, selections=["MedicationRequest/d1"], fhirServer=server.base_url, **top
+    )
+
+
 def test_paginated_prefetch_follows_next_pages(allowed, fhir_server):
     """The febuxostat order is only on page 2 of the prefetched Bundle."""
     fhir_server.answer("page2", bundle([med_request("feb", FEBUXOSTAT)]))
-    body = hook_request(
-        "order-select",
-        {"medicationRequests": bundle([], next_url=fhir_server.base_url + "/page2"), "labs": bundle(cbc(recent(1)))},
-        drafts=[med_request("d1", AZATHIOPRINE, status="draft")],
-        selections=["MedicationRequest/d1"],
-        fhirServer=fhir_server.base_url,
-        fhirAuthorization=TOKEN,
-    )
+    body = azathioprine_selected_with_paged_meds(fhir_server.base_url + "/page2", fhir_server, fhirAuthorization=TOKEN)
     response = post_json(allowed, ORDER_SELECT, body)
     assert card_keys(response.get_json()) == [("DDI-01", "critical")]
     assert fhir_server.requests[0]["headers"]["Authorization"] == "Bearer opaque-token-123"
@@ -126,13 +128,7 @@ def test_paginated_prefetch_follows_next_pages(allowed, fhir_server):
 
 def test_next_page_that_cannot_be_fetched_is_reported(client, fhir_server):
     """Not allow-listed: page 2 stays unread, and an info card says the medication list is incomplete."""
-    body = hook_request(
-        "order-select",
-        {"medicationRequests": bundle([], next_url=fhir_server.base_url + "/page2"), "labs": bundle(cbc(recent(1)))},
-        drafts=[med_request("d1", AZATHIOPRINE, status="draft")],
-        selections=["MedicationRequest/d1"],
-        fhirServer=fhir_server.base_url,
-    )
+    body = azathioprine_selected_with_paged_meds(fhir_server.base_url + "/page2", fhir_server)
     response = post_json(client, ORDER_SELECT, body)
     assert card_keys(response.get_json()) == [("DATA-02", "info")]
     assert "medicationRequests" in response.get_json()["cards"][0]["detail"]
@@ -140,20 +136,14 @@ def test_next_page_that_cannot_be_fetched_is_reported(client, fhir_server):
 
 
 def test_next_link_to_another_server_is_not_followed(allowed, fhir_server):
-    body = hook_request(
-        "order-select",
-        {
-            "medicationRequests": bundle([], next_url="https://elsewhere.example.com/fhir/page2"),
-            "labs": bundle(cbc(recent(1))),
-        },
-        drafts=[med_request("d1", AZATHIOPRINE, status="draft")],
-        selections=["MedicationRequest/d1"],
-        fhirServer=fhir_server.base_url,
-        fhirAuthorization=TOKEN,
+    body = azathioprine_selected_with_paged_meds(
+        "https://elsewhere.example.com/fhir/page2", fhir_server, fhirAuthorization=TOKEN
     )
     response = post_json(allowed, ORDER_SELECT, body)
     assert card_keys(response.get_json()) == [("DATA-02", "info")]
     assert "outside the fhirServer" in response.get_json()["cards"][0]["detail"]
+    # only the absent, optional key was fetched from the allowed server; nothing followed the foreign link
+    assert [r["path"] for r in fhir_server.requests] == ["/fhir/MedicationStatement?patient=p1"]
 
 
 @pytest.mark.parametrize(
