@@ -70,7 +70,6 @@ def _source(pack: KnowledgePack, rule: Rule) -> dict:
             "system": f"{pack.canonical}:rule",
             "code": rule.id,
             "display": rule.title,
-            "version": pack.version,
         },
     }
     primary = next((pack.sources[e["source"]] for e in rule.evidence if "url" in pack.sources[e["source"]]), None)
