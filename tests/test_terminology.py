@@ -35,7 +35,8 @@ def concepts(codeable, extra=()):
         ({"coding": [{"system": RXNORM, "code": "1789839", "display": "azathioprine Injection"}]}, ["azathioprine"]),
         ({"text": "Imuranx"}, []),  # whole words only
         ({"text": "mercaptopurine 50 mg"}, []),
-        ({"coding": [{"system": RXNORM, "code": "314076", "display": "lisinopril 10 MG Oral Tablet"}]}, []),
+        ({"coding": [{"system": RXNORM, "code": "314076", "display": "lisinopril 10 MG Oral Tablet"}]}, ["lisinopril"]),
+        ({"coding": [{"system": RXNORM, "code": "861007", "display": "metformin hydrochloride 500 MG Oral Tablet"}]}, []),
         ("not a concept", []),
         ({"coding": "garbage", "text": 42}, []),
     ],
@@ -58,7 +59,8 @@ def test_unverified_code_is_flagged():
 def test_lab_codes():
     assert TERMS.code_match([{"system": "http://loinc.org", "code": "6690-2"}]) == ("wbc", "6690-2")
     assert TERMS.code_match([{"system": "urn:oid:2.16.840.1.113883.6.1", "code": "777-3"}]) == ("platelets", "777-3")
-    assert TERMS.code_match([{"system": "http://loinc.org", "code": "2160-0"}]) is None
+    assert TERMS.code_match([{"system": "http://loinc.org", "code": "2160-0"}]) == ("creatinine", "2160-0")
+    assert TERMS.code_match([{"system": "http://loinc.org", "code": "2345-7"}]) is None  # glucose: not ours
 
 
 @pytest.mark.parametrize(

@@ -55,6 +55,7 @@ class Concept:
     codes: tuple[Code, ...]
     text: tuple[str, ...] = ()
     unit: str = ""
+    conversions: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,9 @@ class Rule:
     links: tuple[dict, ...] = ()
     parameters: dict[str, Any] = field(default_factory=dict)
     drug: str = ""
-    interactant: str = ""
+    interactants: frozenset[str] = frozenset()  # concept ids, groups already expanded
+    supersedes: frozenset[str] = frozenset()
+    repeat_on_order_sign: bool = False
     phrases: dict[str, str] = field(default_factory=dict)
 
     def param(self, name: str) -> Any:
@@ -86,6 +89,7 @@ class KnowledgePack:
     canonical: str
     sources: dict[str, dict]
     concepts: dict[str, Concept]
+    groups: dict[str, frozenset[str]]
     rules: tuple[Rule, ...]
 
     def rules_for(self, hook: str) -> list[Rule]:
@@ -109,12 +113,19 @@ def load_pack(directory: Path) -> KnowledgePack:
 
     sources = {source["id"]: source for source in manifest["sources"]}
     concepts: dict[str, Concept] = {}
+    groups: dict[str, frozenset[str]] = {}
     for name in manifest["valuesets"]:
         document = _read(directory / name)
         found = _schema_problems(validators["valueset"], document, name)
         problems += found
         if not found:
             problems += _add_concepts(document, name, sources, concepts)
+            groups |= {group: frozenset(members) for group, members in document.get("groups", {}).items()}
+    problems += [
+        f"group {group!r} names unknown concept {member!r}"
+        for group, members in groups.items()
+        for member in sorted(members - concepts.keys())
+    ]
 
     rules: list[Rule] = []
     for name in manifest["rules"]:
@@ -122,7 +133,7 @@ def load_pack(directory: Path) -> KnowledgePack:
         found = _schema_problems(validators["rules"], document, name)
         problems += found
         if not found:
-            rules += [_make_rule(raw, document.get("phrases", {})) for raw in document["rules"]]
+            rules += [_make_rule(raw, document.get("phrases", {}), groups) for raw in document["rules"]]
 
     problems += _cross_check(rules, sources, concepts)
     if problems:
@@ -134,6 +145,7 @@ def load_pack(directory: Path) -> KnowledgePack:
         canonical=manifest["canonical"],
         sources=sources,
         concepts=concepts,
+        groups=groups,
         rules=tuple(rules),
     )
 
@@ -189,11 +201,12 @@ def _add_concepts(document: dict, name: str, sources: dict, concepts: dict[str, 
             codes=tuple(codes),
             text=tuple(raw.get("text", ())),
             unit=raw.get("unit", ""),
+            conversions=raw.get("conversions", {}),
         )
     return problems
 
 
-def _make_rule(raw: dict, phrases: dict[str, str]) -> Rule:
+def _make_rule(raw: dict, phrases: dict[str, str], groups: dict[str, frozenset[str]]) -> Rule:
     return Rule(
         id=raw["id"],
         title=raw["title"],
@@ -207,7 +220,9 @@ def _make_rule(raw: dict, phrases: dict[str, str]) -> Rule:
         links=tuple(raw.get("links", ())),
         parameters={name: spec["value"] for name, spec in raw.get("parameters", {}).items()},
         drug=raw.get("drug", ""),
-        interactant=raw.get("interactant", ""),
+        interactants=frozenset().union(*(groups.get(name, {name}) for name in raw.get("interactants", ()))),
+        supersedes=frozenset(raw.get("supersedes", ())),
+        repeat_on_order_sign=raw.get("repeatOnOrderSign", False),
         phrases=phrases,
     )
 
@@ -215,7 +230,9 @@ def _make_rule(raw: dict, phrases: dict[str, str]) -> Rule:
 def _cross_check(rules: list[Rule], sources: dict, concepts: dict[str, Concept]) -> list[str]:
     problems = []
     seen: set[str] = set()
+    ids = {rule.id for rule in rules}
     for rule in rules:
+        problems += [f"rule {rule.id}: supersedes unknown rule {other!r}" for other in sorted(rule.supersedes - ids)]
         where = f"rule {rule.id}"
         if rule.id in seen:
             problems.append(f"{where}: id used twice")
@@ -225,7 +242,7 @@ def _cross_check(rules: list[Rule], sources: dict, concepts: dict[str, Concept])
         for link in rule.links:
             if "url" not in sources.get(link["source"], {"url": ""}):
                 problems.append(f"{where}: link source {link['source']!r} has no url")
-        for concept_id in filter(None, (rule.drug, rule.interactant)):
+        for concept_id in sorted(filter(None, {rule.drug, *rule.interactants})):
             if concept_id not in concepts:
                 problems.append(f"{where}: unknown value-set concept {concept_id!r}")
         for suggestion in rule.suggestions:

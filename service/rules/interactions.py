@@ -13,26 +13,31 @@ from service.rules.findings import Finding
 
 def evaluate(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
     if record.hook == "patient-view":
-        return _existing(rule, record)
+        return _existing(rule, record, pack)
     findings, seen = [], set()
     for draft in record.drafts_in_scope:
-        for mine, theirs in ((rule.drug, rule.interactant), (rule.interactant, rule.drug)):
-            if not draft.has(mine):
-                continue
-            partner, origin = _partner(record, draft, theirs)
-            pair = frozenset((draft.reference, partner.reference)) if partner else None
-            if partner and pair not in seen:
-                seen.add(pair)
-                findings.append(_ordered(rule, pack, draft, mine, partner, theirs, origin))
+        mine = _first(draft, {rule.drug}) or _first(draft, rule.interactants)
+        if not mine:
+            continue
+        wanted = rule.interactants if mine == rule.drug else {rule.drug}
+        partner, origin = _partner(record, draft, wanted)
+        pair = frozenset((draft.reference, partner.reference)) if partner else None
+        if partner and pair not in seen:
+            seen.add(pair)
+            findings.append(_ordered(rule, pack, draft, mine, partner, _first(partner, wanted), origin))
     return findings
 
 
-def _partner(record: PatientRecord, draft: MedicationUse, concept: str) -> tuple[MedicationUse | None, str]:
+def _first(use: MedicationUse, concepts: frozenset[str] | set[str]) -> str | None:
+    return min(use.concepts & concepts, default=None)
+
+
+def _partner(record: PatientRecord, draft: MedicationUse, wanted) -> tuple[MedicationUse | None, str]:
     for other in record.drafts:
-        if other is not draft and other.has(concept):
+        if other is not draft and other.concepts & wanted:
             return other, "other-draft"
     for other in record.active_medications:
-        if other.has(concept):
+        if other.concepts & wanted:
             return other, "other-active"
     return None, ""
 
@@ -53,17 +58,21 @@ def _ordered(rule, pack, draft, mine, partner, theirs, origin) -> Finding:
     )
 
 
-def _existing(rule: Rule, record: PatientRecord) -> list[Finding]:
+def _existing(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
     active = record.active_medications
     mine = next((use for use in active if use.has(rule.drug)), None)
-    theirs = next((use for use in active if use.has(rule.interactant) and use is not mine), None)
+    theirs = next((use for use in active if use.concepts & rule.interactants and use is not mine), None)
     if not (mine and theirs) or "existing" not in rule.cards:
         return []
     return [
         Finding(
             rule_id=rule.id,
             variant="existing",
-            values={"drug_label": mine.label, "other_label": theirs.label},
+            values={
+                "drug_label": mine.label,
+                "other_label": theirs.label,
+                "other_drug": pack.concepts[_first(theirs, rule.interactants)].display,
+            },
             basis=(_basis(mine), _basis(theirs)),
         )
     ]
