@@ -34,7 +34,10 @@ def concepts(codeable, extra=()):
         # a code we do not know falls back to its display
         ({"coding": [{"system": RXNORM, "code": "1789839", "display": "azathioprine Injection"}]}, ["azathioprine"]),
         ({"text": "Imuranx"}, []),  # whole words only
-        ({"text": "mercaptopurine 50 mg"}, []),
+        ({"text": "mercaptopurine 50 mg"}, ["mercaptopurine"]),
+        ({"text": "Purixan 20 mg/mL suspension"}, ["mercaptopurine"]),
+        ({"text": "sulfamethoxazole 800 MG / trimethoprim 160 MG"}, ["trimethoprim"]),
+        ({"text": "Bactrim DS"}, ["co-trimoxazole"]),
         ({"coding": [{"system": RXNORM, "code": "314076", "display": "lisinopril 10 MG Oral Tablet"}]}, ["lisinopril"]),
         ({"coding": [{"system": RXNORM, "code": "861007", "display": "metformin hydrochloride 500 MG Oral Tablet"}]}, []),
         ("not a concept", []),
