@@ -19,6 +19,7 @@ PREFETCH = {
         ),
         PrefetchKey("conditions", "Condition?patient={{context.patientId}}", required=False),
         PrefetchKey("allergies", "AllergyIntolerance?patient={{context.patientId}}", required=False),
+        PrefetchKey("immunizations", "Immunization?patient={{context.patientId}}", required=False),
     )
 }
 

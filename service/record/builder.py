@@ -12,6 +12,8 @@ from service.fhir import PatientData
 from service.knowledge import KnowledgePack
 from service.protocol.call import HookCall
 from service.record.clinical import read_coded_entries, read_observations
+from service.record.dates import parse_fhir_datetime
+from service.record.genomics import read_phenotypes
 from service.record.medications import MEDICATION_TYPES, MedicationIndex, Unreadable, read_medication
 from service.record.model import WITHDRAWN_STATUSES, PatientRecord
 from service.terminology import Terminology
@@ -30,8 +32,8 @@ class RecordBuilder:
         drafts = self._draft_resources(call, record)
         on_file = [resource for key in MEDICATION_KEYS for resource in data.resources(key)]
         index = MedicationIndex.from_resources(drafts + on_file)
-        self._read_drafts(call, drafts, index, record)
-        self._read_medications(on_file, index, record)
+        self._read_drafts(call, drafts, index, record, now)
+        self._read_medications(on_file, index, record, now)
         if any(record.involves(concept) for concept in self._focus):
             self._read_clinical_data(data, record)
         record.unavailable.update(data.unavailable)
@@ -48,27 +50,27 @@ class RecordBuilder:
                 record.unreadable_drafts.append(f"Entry {position + 1} of draftOrders is not a FHIR resource.")
         return resources
 
-    def _read_drafts(self, call: HookCall, drafts: list[dict], index: MedicationIndex, record) -> None:
+    def _read_drafts(self, call: HookCall, drafts: list[dict], index: MedicationIndex, record, now) -> None:
         for resource in drafts:
             if resource["resourceType"] not in MEDICATION_TYPES or _text(resource.get("status")) in WITHDRAWN_STATUSES:
                 continue  # other order types are not ours; withdrawn drafts are being removed
             reference = f"{resource['resourceType']}/{resource.get('id')}"
             try:
                 use = read_medication(
-                    resource, index, self._terminology, is_draft=True, is_selected=reference in call.selections
+                    resource, index, self._terminology, now, is_draft=True, is_selected=reference in call.selections
                 )
             except Unreadable as problem:
                 record.unreadable_drafts.append(str(problem))
                 continue
             record.drafts.append(use)
 
-    def _read_medications(self, resources: list[dict], index: MedicationIndex, record: PatientRecord) -> None:
+    def _read_medications(self, resources: list[dict], index: MedicationIndex, record: PatientRecord, now) -> None:
         drafted = {draft.reference for draft in record.drafts}
         for resource in resources:
             if resource["resourceType"] not in MEDICATION_TYPES or _text(resource.get("status")) == "entered-in-error":
                 continue
             try:
-                use = read_medication(resource, index, self._terminology)
+                use = read_medication(resource, index, self._terminology, now)
             except Unreadable as problem:
                 record.medication_problems.append(str(problem))
                 continue
@@ -76,13 +78,17 @@ class RecordBuilder:
                 record.medications.append(use)
 
     def _read_clinical_data(self, data: PatientData, record: PatientRecord) -> None:
-        observations = data.resources("labs") + data.resources("weights")
-        record.labs = read_observations(_of_type(observations, "Observation"), self._terminology, self._pack)
-        record.conditions = read_coded_entries(_of_type(data.resources("conditions"), "Condition"))
-        record.allergies = read_coded_entries(_of_type(data.resources("allergies"), "AllergyIntolerance"))
+        observations = _of_type(data.resources("labs") + data.resources("weights"), "Observation")
+        terms = self._terminology
+        record.labs = read_observations(observations, terms, self._pack)
+        record.phenotypes = read_phenotypes(observations)
+        record.conditions = read_coded_entries(_of_type(data.resources("conditions"), "Condition"), terms)
+        record.allergies = read_coded_entries(_of_type(data.resources("allergies"), "AllergyIntolerance"), terms)
+        immunizations = _of_type(data.resources("immunizations"), "Immunization")
+        record.immunizations = read_coded_entries(immunizations, terms, code_field="vaccineCode")
         patient = next(iter(_of_type(data.resources("patient"), "Patient")), {})
-        record.birth_date = patient.get("birthDate") if isinstance(patient.get("birthDate"), str) else None
-        record.gender = patient.get("gender") if isinstance(patient.get("gender"), str) else None
+        record.birth_date = parse_fhir_datetime(patient.get("birthDate"))
+        record.gender = _text(patient.get("gender")) or None
 
 
 def _text(value: object) -> str:

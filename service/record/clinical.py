@@ -14,7 +14,7 @@ def read_observations(observations: Iterable[dict], terminology: Terminology, pa
     """Every result whose code is in a lab value set, including panel components, with canonical units."""
     results = []
     for observation in observations:
-        effective = _effective(observation)
+        effective = effective_time(observation)
         status = observation.get("status") if isinstance(observation.get("status"), str) else "unknown"
         parts = [observation, *_dicts(observation.get("component"))]
         for part in parts:
@@ -32,30 +32,49 @@ def _read_result(part: dict, terminology: Terminology, pack: KnowledgePack, effe
     analyte, loinc = hit
     canonical = pack.concepts[analyte].unit
     quantity = part.get("valueQuantity") if isinstance(part.get("valueQuantity"), dict) else {}
-    unit = quantity.get("code") or quantity.get("unit")
-    value = to_canonical(quantity.get("value"), unit if isinstance(unit, str) else None, canonical)
-    if value is None and isinstance(quantity.get("unit"), str):
-        value = to_canonical(quantity.get("value"), quantity["unit"], canonical)
+    conversions = pack.concepts[analyte].conversions
+    value = None
+    for unit in (quantity.get("code"), quantity.get("unit")):
+        if value is None and (isinstance(unit, str) or canonical == "{INR}"):
+            value = to_canonical(quantity.get("value"), unit, canonical, conversions)
     return LabResult(analyte=analyte, code=loinc, value=value, unit=canonical, effective=effective, status=status)
 
 
-def read_coded_entries(resources: Iterable[dict]) -> list[CodedEntry]:
+def read_coded_entries(
+    resources: Iterable[dict], terminology: Terminology, code_field: str = "code"
+) -> list[CodedEntry]:
+    """Conditions, AllergyIntolerances (`code`) or Immunizations (`vaccineCode`) with the concepts they match."""
     entries = []
     for resource in resources:
-        code = resource.get("code") if isinstance(resource.get("code"), dict) else {}
-        codes = frozenset(
-            (coding["system"], coding["code"])
-            for coding in _dicts(code.get("coding"))
-            if isinstance(coding.get("system"), str) and isinstance(coding.get("code"), str)
-        )
+        code = resource.get(code_field) if isinstance(resource.get(code_field), dict) else {}
+        extra = [
+            _text(c.get("display")) or _text(c.get("text"))
+            for reaction in _dicts(resource.get("reaction"))
+            for c in _dicts([reaction.get("substance")])
+        ]
+        match = terminology.match(code, extra_text=[e for e in extra if e])
+        period = resource.get("onsetPeriod") if isinstance(resource.get("onsetPeriod"), dict) else {}
         entries.append(
             CodedEntry(
-                codes=codes,
-                text=code.get("text") if isinstance(code.get("text"), str) else "",
-                clinical_status=_status_code(resource.get("clinicalStatus")),
+                concepts=match.concepts if match else frozenset(),
+                text=_text(code.get("text")),
+                status=_status_code(resource.get("clinicalStatus")) or _text(resource.get("status")),
+                verification=_status_code(resource.get("verificationStatus")),
+                when=first_datetime(
+                    resource.get("onsetDateTime"),
+                    period.get("start"),
+                    resource.get("occurrenceDateTime"),
+                    resource.get("date"),
+                    resource.get("recordedDate"),
+                ),
+                ended=any(key.startswith("abatement") for key in resource),
             )
         )
     return entries
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def _status_code(status: object) -> str:
@@ -68,7 +87,7 @@ def _status_code(status: object) -> str:
     return ""
 
 
-def _effective(observation: dict):
+def effective_time(observation: dict):
     period = observation.get("effectivePeriod") if isinstance(observation.get("effectivePeriod"), dict) else {}
     return first_datetime(
         observation.get("effectiveDateTime"),

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from service.record.dates import first_datetime
+from service.record.dosing import daily_dose
 from service.record.model import MedicationUse
 from service.terminology import Match, Terminology
 
@@ -37,6 +39,7 @@ def read_medication(
     resource: dict,
     index: MedicationIndex,
     terminology: Terminology,
+    now: datetime,
     *,
     is_draft: bool = False,
     is_selected: bool = False,
@@ -47,6 +50,8 @@ def read_medication(
     reference = f"{resource_type}/{resource_id}" if resource_id else f"{resource_type} without an id"
     match, label = _identify(resource, index, terminology, reference)
     status = resource.get("status")
+    strength = match.strength_mg if match else None
+    reasons = [terminology.match(reason) for reason in _dicts(resource.get("reasonCode"))]
     return MedicationUse(
         reference=reference,
         resource_type=resource_type,
@@ -59,7 +64,10 @@ def read_medication(
         is_draft=is_draft,
         is_selected=is_selected,
         unverified_code=bool(match and match.unverified),
-        strength_mg=match.strength_mg if match else None,
+        strength_mg=strength,
+        dose=daily_dose(resource, strength, now),
+        reasons=frozenset().union(*(reason.concepts for reason in reasons if reason)),
+        resource=resource,
     )
 
 
@@ -85,7 +93,8 @@ def _match_medication(medication: dict, terminology: Terminology, display: str) 
     """A Medication's own code, else its ingredients (R4/STU3 `ingredient`, DSTU2 `product.ingredient`)."""
     found = terminology.match(medication.get("code"), extra_text=[display] if display else [])
     if found:
-        return found
+        strength = found.strength_mg or _ingredient_strength(medication)
+        return Match(found.concepts, found.evidence, strength, found.unverified)
     product = medication.get("product") if isinstance(medication.get("product"), dict) else {}
     ingredients = _dicts(medication.get("ingredient")) + _dicts(product.get("ingredient"))
     matches = [
@@ -99,6 +108,20 @@ def _match_medication(medication: dict, terminology: Terminology, display: str) 
         evidence="ingredient " + ", ".join(m.evidence for m in matches),
         unverified=all(m.unverified for m in matches),
     )
+
+
+def _ingredient_strength(medication: dict) -> float | None:
+    """mg per unit from a single ingredient's strength Ratio, e.g. 50 mg / 1 TAB."""
+    ingredients = _dicts(medication.get("ingredient"))
+    if len(ingredients) != 1 or not isinstance(ingredients[0].get("strength"), dict):
+        return None
+    numerator = ingredients[0]["strength"].get("numerator") or {}
+    denominator = ingredients[0]["strength"].get("denominator") or {}
+    unit = str(numerator.get("code") or numerator.get("unit") or "").lower()
+    value, per = numerator.get("value"), denominator.get("value", 1)
+    if unit != "mg" or not isinstance(value, int | float) or per != 1:
+        return None
+    return float(value)
 
 
 def _resolve(target: object, resource: dict, index: MedicationIndex) -> dict | None:

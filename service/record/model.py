@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+
+from service.record.dosing import DailyDose
 
 # Statuses under which a medication may still be taken. "unknown" counts: missing an interaction is worse than
 # showing one for a medication whose status the EHR did not know.
@@ -28,6 +30,9 @@ class MedicationUse:
     is_selected: bool = False
     unverified_code: bool = False
     strength_mg: float | None = None
+    dose: DailyDose = DailyDose(problem="not computed")
+    reasons: frozenset[str] = frozenset()  # concepts named in reasonCode (the indication)
+    resource: dict = field(default_factory=dict, compare=False, repr=False)  # the order as sent, for updates
 
     def has(self, concept: str) -> bool:
         return concept in self.concepts
@@ -49,11 +54,26 @@ class LabResult:
 
 @dataclass(frozen=True)
 class CodedEntry:
-    """A Condition or AllergyIntolerance reduced to its codes, text and clinical status."""
+    """A Condition, AllergyIntolerance or Immunization reduced to the pack concepts it matches and its status."""
 
-    codes: frozenset[tuple[str, str]]
+    concepts: frozenset[str]
     text: str
-    clinical_status: str
+    status: str  # clinicalStatus code (Condition, AllergyIntolerance) or status (Immunization)
+    verification: str = ""
+    when: datetime | None = None  # onset, or occurrence for an Immunization
+    ended: bool = False  # an abatement or end is recorded
+
+    @property
+    def is_current(self) -> bool:
+        refuted = self.verification in ("refuted", "entered-in-error")
+        return not refuted and not self.ended and self.status in ("", "active", "recurrence", "relapse")
+
+
+@dataclass(frozen=True)
+class Phenotype:
+    gene: str  # "TPMT" or "NUDT15"
+    value: str  # CPIC term: Normal/Intermediate/Possible Intermediate/Poor Metabolizer, Indeterminate
+    evidence: str
 
 
 @dataclass
@@ -66,7 +86,9 @@ class PatientRecord:
     labs: list[LabResult] = field(default_factory=list)
     conditions: list[CodedEntry] = field(default_factory=list)
     allergies: list[CodedEntry] = field(default_factory=list)
-    birth_date: str | None = None
+    immunizations: list[CodedEntry] = field(default_factory=list)
+    phenotypes: dict[str, Phenotype] = field(default_factory=dict)
+    birth_date: datetime | None = None
     gender: str | None = None
     unreadable_drafts: list[str] = field(default_factory=list)
     medication_problems: list[str] = field(default_factory=list)
@@ -86,3 +108,24 @@ class PatientRecord:
 
     def involves(self, concept: str) -> bool:
         return any(use.has(concept) for use in self.drafts_in_scope + self.active_medications)
+
+    def latest(self, analyte: str, statuses=("final", "amended", "corrected")) -> LabResult | None:
+        """The most recent countable result with a value (none dated in the future)."""
+        cutoff = self.now + timedelta(days=1)
+        results = [
+            r for r in self.labs
+            if r.analyte == analyte and r.status in statuses and r.value is not None and r.effective
+            and r.effective <= cutoff
+        ]  # fmt: skip
+        return max(results, key=lambda r: r.effective, default=None)
+
+    def has_condition(self, concepts: set[str] | frozenset[str]) -> bool:
+        return any(entry.is_current and entry.concepts & concepts for entry in self.conditions)
+
+    @property
+    def age_years(self) -> int | None:
+        if not self.birth_date:
+            return None
+        born = self.birth_date.date()
+        today = self.now.date()
+        return today.year - born.year - ((today.month, today.day) < (born.month, born.day))

@@ -37,15 +37,21 @@ def normalise_unit(unit: str) -> str:
     text = unit.strip().lower().replace(" ", "").replace("µ", "u").replace("μ", "u").replace("×", "x")
     for power in ("x10e", "x10^", "x10*", "10e", "10^"):
         text = text.replace(power, "10*")
-    return text.replace("cumm", "mm3").replace("mm^3", "mm3")
+    return text.replace("cumm", "mm3").replace("mm^3", "mm3").replace("{1.73m2}", "{1.73_m2}")
 
 
-def to_canonical(value: object, unit: str | None, canonical: str) -> float | None:
-    """The value in the canonical unit, or None when the unit is unknown or the value is not a number."""
+def to_canonical(
+    value: object, unit: str | None, canonical: str, conversions: dict[str, float] | None = None
+) -> float | None:
+    """The value in the canonical unit, or None when the unit is unknown or the value is not a number.
+
+    `conversions` are the analyte's own factors (e.g. creatinine mg/dL to umol/L), tried before the generic ones.
+    """
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return None
-    factors = FACTORS.get(canonical)
-    if factors is None or not unit:
+    factors = {**FACTORS.get(canonical, {}), **{normalise_unit(u): f for u, f in (conversions or {}).items()}}
+    key = normalise_unit(unit or "")
+    if not factors or (not key and "" not in factors):
         return None
-    factor = factors.get(normalise_unit(unit))
+    factor = factors.get(key)
     return None if factor is None else float(value) * factor
