@@ -92,3 +92,7 @@ def _words(concept: object) -> str:
 
 def _dicts(value: object) -> list[dict]:
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def has_pgx_result(observations: Iterable[dict]) -> bool:
+    return any(_genes(observation) for observation in observations)

@@ -88,6 +88,7 @@ class PatientRecord:
     allergies: list[CodedEntry] = field(default_factory=list)
     immunizations: list[CodedEntry] = field(default_factory=list)
     phenotypes: dict[str, Phenotype] = field(default_factory=dict)
+    has_pgx_result: bool = False  # any TPMT or NUDT15 result, even one whose phenotype could not be read
     birth_date: datetime | None = None
     gender: str | None = None
     unreadable_drafts: list[str] = field(default_factory=list)

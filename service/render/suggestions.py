@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+import math
 import uuid
 
+from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
 from service.knowledge import KnowledgePack, Rule
+from service.record.dosing import administration_mg
 from service.render.text import fill
 from service.rules import Finding
 
@@ -16,8 +20,12 @@ def build_suggestions(rule: Rule, finding: Finding, pack: KnowledgePack, patient
     for spec in rule.suggestions:
         if spec["action"] == "delete-draft" and not finding.draft_reference:
             continue  # no draft with an id to remove (patient-view, or a draft without id)
+        if spec["action"] == "update-dose" and not (finding.dose_use and finding.dose_factor):
+            continue
         label = fill(spec["label"], finding.values)
         action = _action(spec, finding, pack, patient_id, label)
+        if action is None:
+            continue
         suggestion = {"label": label, "uuid": str(uuid.uuid4()), "actions": [action]}
         if spec.get("recommended"):
             suggestion["isRecommended"] = True
@@ -25,7 +33,10 @@ def build_suggestions(rule: Rule, finding: Finding, pack: KnowledgePack, patient
     return suggestions
 
 
-def _action(spec: dict, finding: Finding, pack: KnowledgePack, patient_id: str, label: str) -> dict:
+def _action(spec: dict, finding: Finding, pack: KnowledgePack, patient_id: str, label: str) -> dict | None:
+    if spec["action"] == "update-dose":
+        resource = reduced_order(finding, spec["round_down_to_mg"])
+        return {"type": "update", "description": label, "resource": resource} if resource else None
     if spec["action"] == "delete-draft":
         return {"type": "delete", "description": label, "resourceId": finding.draft_reference}
     if spec["action"] == "order-lab":
@@ -52,3 +63,24 @@ def lab_order(pack: KnowledgePack, concept_id: str, patient_id: str, rule_id: st
         }
     )
     return order.model_dump(mode="json", exclude_none=True)
+
+
+def reduced_order(finding: Finding, step_mg: float) -> dict | None:
+    """The draft MedicationRequest with every line's dose scaled by the finding's factor, in mg, rounded down to
+    `step_mg` (at least one step); None when the draft is not an R4 MedicationRequest or a dose cannot be read."""
+    use = finding.dose_use
+    if use.resource_type != "MedicationRequest" or not use.resource_id:
+        return None
+    order = copy.deepcopy(use.resource)
+    order.setdefault("intent", "order")  # drafts from the sandbox omit it; R4 requires it
+    for line in order.get("dosageInstruction", []):
+        dose = administration_mg(line, use.strength_mg)
+        if dose is None:
+            return None
+        reduced = max(step_mg, math.floor(dose * finding.dose_factor / step_mg) * step_mg)
+        quantity = {"value": reduced, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg"}
+        line.pop("doseQuantity", None)
+        line.pop("doseRange", None)
+        line["doseAndRate"] = [{"doseQuantity": quantity}]
+        line["text"] = f"{reduced:g} mg (reduced by aza-cds suggestion)"
+    return MedicationRequest.model_validate(order).model_dump(mode="json", exclude_none=True)

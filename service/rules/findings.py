@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from service.record import MedicationUse
+
 SEVERITY = {"critical": 0, "warning": 1, "info": 2}
 
 
@@ -17,6 +19,8 @@ class Finding:
     basis: tuple[str, ...] = ()  # how the data behind the finding was identified, shown under the detail
     draft_reference: str | None = None  # the draft order a "delete-draft" suggestion would remove
     indicator: str | None = None  # overrides the rule's indicator when set
+    dose_use: MedicationUse | None = None  # the draft an "update-dose" suggestion would change ...
+    dose_factor: float | None = None  # ... by this factor
 
     def sort_key(self, default_indicator: str) -> int:
         return SEVERITY[self.indicator or default_indicator]

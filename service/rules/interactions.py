@@ -6,6 +6,8 @@ an active medication. On patient-view, two active medications make the card.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from service.knowledge import KnowledgePack, Rule
 from service.record import MedicationUse, PatientRecord
 from service.rules.findings import Finding
@@ -21,11 +23,43 @@ def evaluate(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Fin
             continue
         wanted = rule.interactants if mine == rule.drug else {rule.drug}
         partner, origin = _partner(record, draft, wanted)
+        if partner is None and mine == rule.drug and "recent_immunization_days" in rule.parameters:
+            findings += _recently_immunized(rule, record, pack, draft)
+            continue
         pair = frozenset((draft.reference, partner.reference)) if partner else None
         if partner and pair not in seen:
             seen.add(pair)
             findings.append(_ordered(rule, pack, draft, mine, partner, _first(partner, wanted), origin))
     return findings
+
+
+def _recently_immunized(rule: Rule, record: PatientRecord, pack: KnowledgePack, draft: MedicationUse) -> list[Finding]:
+    """DDI-09: a live vaccine given within the pack's number of days before azathioprine is ordered."""
+    window = timedelta(days=rule.param("recent_immunization_days"))
+    given = [
+        shot for shot in record.immunizations
+        if shot.concepts & rule.interactants and shot.status == "completed" and shot.when
+        and record.now - shot.when <= window
+    ]  # fmt: skip
+    if not given:
+        return []
+    shot = max(given, key=lambda s: s.when)
+    values = {
+        "draft_drug": pack.concepts[rule.drug].display,
+        "other_drug": pack.concepts[min(shot.concepts & rule.interactants)].display,
+        "draft_label": draft.label,
+        "other_label": f"{shot.text or 'live vaccine'} on {shot.when.date()}",
+    }
+    return [
+        Finding(
+            rule.id,
+            "ordered",
+            values,
+            phrases={"other_description": rule.phrases["other-immunized"]},
+            basis=(_basis(draft),),
+            draft_reference=draft.reference if draft.resource_id else None,
+        )
+    ]
 
 
 def _first(use: MedicationUse, concepts: frozenset[str] | set[str]) -> str | None:

@@ -10,7 +10,10 @@ from datetime import date, datetime, timedelta
 
 from service.knowledge import KnowledgePack, Rule
 from service.record import MedicationUse, PatientRecord
-from service.rules.findings import Finding
+from service.rules.common import focus_uses, is_new_start
+from service.rules.findings import SEVERITY, Finding
+
+COUNTABLE = ("final", "amended", "corrected")
 
 
 def evaluate_cbc(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
@@ -89,3 +92,109 @@ def _phase_index(phases: list[dict], day: int | None) -> int:
 
 def _basis(use: MedicationUse) -> str:
     return f"{use.reference} ({use.status}) recognised by {use.evidence}"
+
+
+def evaluate_lft(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
+    """MON-02: liver tests with each CBC in the first months, then at the pack's longer interval."""
+    if not focus_uses(rule, record):
+        return []
+    on_file = [use for use in record.medications if use.has(rule.drug)]
+    starts = [use.start for use in on_file if use.start]
+    start = min(starts) if starts else None
+    day = (record.now.date() - start.date()).days if start else None
+    phases, graces = rule.param("phases"), rule.param("grace_days")
+    index = _phase_index(phases, day)
+    interval, grace = phases[index]["interval_days"], graces[index]
+    days = {
+        r.effective.date()
+        for r in record.labs
+        if r.analyte in rule.param("analytes")
+        and r.status in rule.param("result_statuses")
+        and r.effective
+        and r.effective <= record.now
+    }
+    values = {"interval_days": str(interval), "phase_label": phases[index]["label"], "grace_days": str(grace)}
+    if not days:
+        return [Finding(rule.id, "none-on-file", values)]
+    days_since = (record.now.date() - max(days)).days
+    if days_since <= interval + grace:
+        return []
+    return [Finding(rule.id, "overdue", values | {"days_since": str(days_since), "last_date": max(days).isoformat()})]
+
+
+def evaluate_thresholds(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
+    """MON-03 / PREC-06: latest results past the pack's thresholds, and rapid falls, as one card."""
+    uses = focus_uses(rule, record)
+    new = bool(uses) and is_new_start(record, rule.drug, rule.param("new_start_gap_days"))
+    if not uses or new != (rule.param("applies_to") == "new-start"):
+        return []
+    problems, indicators = [], []
+    for limit in rule.param("thresholds"):
+        latest = record.latest(limit["analyte"])
+        if latest and _breaches(latest.value, limit):
+            name = pack.concepts[limit["analyte"]].display
+            direction = "below" if "below" in limit else "above"
+            problems.append(
+                f"{name} {latest.value:g} {latest.unit} on {latest.effective.date()} "
+                f"({direction} {limit.get('below', limit.get('above'))})"
+            )
+            indicators.append(limit["indicator"])
+    for analyte in rule.parameters.get("fall_analytes", []):
+        fall = _rapid_fall(record, analyte, rule.param("fall_fraction"))
+        if fall:
+            problems.append(f"{pack.concepts[analyte].display} fell {fall}")
+            indicators.append("warning")
+    if not problems:
+        return []
+    indicator = min(indicators, key=lambda i: SEVERITY[i])
+    return [Finding(rule.id, "abnormal", {"drug_label": uses[0].label}, items=tuple(problems), indicator=indicator)]
+
+
+def _breaches(value: float, limit: dict) -> bool:
+    return value < limit["below"] if "below" in limit else value > limit["above"]
+
+
+def _rapid_fall(record: PatientRecord, analyte: str, fraction: float) -> str | None:
+    results = sorted(
+        (r for r in record.labs if r.analyte == analyte and r.value and r.effective and r.status in COUNTABLE),
+        key=lambda r: r.effective,
+    )
+    if len(results) < 2:
+        return None
+    previous, latest = results[-2], results[-1]
+    drop = (previous.value - latest.value) / previous.value
+    if drop <= fraction:
+        return None
+    return (
+        f"by {drop:.0%}, from {previous.value:g} on {previous.effective.date()} "
+        f"to {latest.value:g} on {latest.effective.date()}"
+    )
+
+
+def evaluate_inr(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
+    """MON-05: azathioprine started, changed or stopped with a coumarin (or the reverse) and no recent INR."""
+    drafts = record.drafts_in_scope
+    pairs = [
+        (d, o)
+        for d in drafts
+        if d.has(rule.drug)
+        for o in record.active_medications + record.drafts
+        if o.concepts & rule.interactants
+    ]
+    pairs += [
+        (d, o) for d in drafts if d.concepts & rule.interactants for o in record.active_medications if o.has(rule.drug)
+    ]
+    if not pairs:
+        return []
+    window = rule.param("window_days")
+    latest = record.latest("inr")
+    if latest and (record.now - latest.effective).days <= window:
+        return []
+    draft, other = pairs[0]
+    coumarin = draft if draft.concepts & rule.interactants else other
+    values = {
+        "window_days": str(window),
+        "coumarin": pack.concepts[min(coumarin.concepts & rule.interactants)].display,
+        "last_inr": f"{latest.value:g} on {latest.effective.date()}" if latest else "none on file",
+    }
+    return [Finding(rule.id, "no-recent-inr", values, basis=(_basis(draft), _basis(other)))]

@@ -1,0 +1,47 @@
+"""What several rule kinds share: the azathioprine uses in focus, new starts, indication, and card basis lines."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from service.knowledge import Rule
+from service.record import MedicationUse, PatientRecord
+
+TRANSPLANT, RHEUMATOID = "kidney-transplant", "rheumatoid-arthritis"
+
+
+def focus_uses(rule: Rule, record: PatientRecord) -> list[MedicationUse]:
+    """The uses of the rule's drug the hook asks about: drafts in scope on order hooks, active ones on patient-view."""
+    if record.hook == "patient-view":
+        return [use for use in record.active_medications if use.has(rule.drug)]
+    return [draft for draft in record.drafts_in_scope if draft.has(rule.drug)]
+
+
+def is_new_start(record: PatientRecord, drug: str, gap_days: int) -> bool:
+    """No use of the drug is active and none started within `gap_days` (a pack parameter)."""
+    on_file = [use for use in record.medications if use.has(drug)]
+    recent = timedelta(days=gap_days)
+    return not any(use.is_active for use in on_file) and not any(
+        use.start and record.now - use.start <= recent for use in on_file
+    )
+
+
+def indication(use: MedicationUse, record: PatientRecord) -> str:
+    """The order's own reason if it names one, else the patient's conditions; transplant before RA; else 'other'."""
+    for concepts in (use.reasons, frozenset().union(*(c.concepts for c in record.conditions if c.is_current))):
+        for candidate in (TRANSPLANT, RHEUMATOID):
+            if candidate in concepts:
+                return candidate
+    return "other"
+
+
+def basis(use: MedicationUse) -> str:
+    return f"{use.reference} ({use.status}) recognised by {use.evidence}"
+
+
+def mg(value: float) -> str:
+    return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
+
+
+def per_kg(value: float) -> str:
+    return f"{value:.2f}"
