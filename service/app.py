@@ -13,6 +13,7 @@ from service.fhir import FhirClient
 from service.hooks import HookEngine
 from service.http import AppState, register_http
 from service.knowledge import load_pack
+from service.rules import CardPolicy
 from service.store import SqlFeedbackStore, open_database
 
 log = logging.getLogger("aza_cds")
@@ -37,7 +38,11 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     )
     app_state = AppState(
         settings=settings,
-        engine=HookEngine(load_pack(settings.knowledge_dir), fhir_client),
+        engine=HookEngine(
+            load_pack(settings.knowledge_dir),
+            fhir_client,
+            CardPolicy(info_cards=settings.info_cards, order_sign_info=settings.order_sign_info),
+        ),
         feedback=SqlFeedbackStore(open_database(settings.sqlalchemy_url)),
         **({"hash_key": settings.patient_hash_key.encode()} if settings.patient_hash_key else {}),
     )

@@ -28,6 +28,8 @@ class Settings:
     fhir_max_pages: int = 10
     fhir_max_response_bytes: int = 10_000_000
     patient_hash_key: str = ""
+    info_cards: bool = True
+    order_sign_info: bool = False
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -55,11 +57,22 @@ class Settings:
             fhir_max_pages=_number(get, "FHIR_MAX_PAGES", 10, int),
             fhir_max_response_bytes=_number(get, "FHIR_MAX_RESPONSE_BYTES", 10_000_000, int),
             patient_hash_key=get("PATIENT_HASH_KEY"),
+            info_cards=_switch(get, "INFO_CARDS", True),
+            order_sign_info=_switch(get, "ORDER_SIGN_INFO", False),
         )
 
     @classmethod
     def from_env(cls, overrides: Mapping[str, Any] | None = None) -> Settings:
         return cls.from_mapping({**os.environ, **(overrides or {})})
+
+
+def _switch(get, name: str, default: bool) -> bool:
+    raw = get(name).lower()
+    if not raw:
+        return default
+    if raw not in ("on", "off"):
+        raise ConfigError(f"AZA_CDS_{name} must be 'on' or 'off', not {raw!r}")
+    return raw == "on"
 
 
 def _split(raw: str) -> tuple[str, ...]:

@@ -57,6 +57,7 @@ AZATHIOPRINE = rx("197388", "azathioprine 50 MG Oral Tablet")
 FEBUXOSTAT = rx("834235", "febuxostat 40 MG Oral Tablet")
 ALLOPURINOL = rx("519", "allopurinol")
 LISINOPRIL = rx("314076", "lisinopril 10 MG Oral Tablet")
+METFORMIN = rx("861007", "metformin hydrochloride 500 MG Oral Tablet")
 
 
 def med_request(rid: str, medication: dict, status: str = "active", authored: str = "2026-01-01", **extra) -> dict:
@@ -85,9 +86,11 @@ def observation(oid: str, code: str, value: float, unit: str, when: str, status:
 
 
 def cbc(when: str, tag: str = "1") -> list[dict]:
+    """A normal CBC with an ALT drawn with it, as a well-monitored patient has."""
     return [
         observation(f"wbc-{tag}", "6690-2", 6.0, "10*3/uL", when),
         observation(f"plt-{tag}", "777-3", 240, "10*3/uL", when),
+        observation(f"alt-{tag}", "1742-6", 22, "U/L", when),
     ]
 
 

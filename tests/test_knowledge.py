@@ -49,7 +49,11 @@ def edit(path, change):
     [
         ("rules/interactions.json", lambda d: d["rules"].append(d["rules"][0]), "id used twice"),
         ("rules/interactions.json", lambda d: d["rules"][0]["evidence"][0].update(source="nowhere"), "unknown source"),
-        ("rules/interactions.json", lambda d: d["rules"][0].update(interactants=["nothing"]), "unknown value-set concept"),
+        (
+            "rules/interactions.json",
+            lambda d: d["rules"][0].update(interactants=["nothing"]),
+            "unknown value-set concept",
+        ),
         (
             "rules/interactions.json",
             lambda d: d["rules"][0]["cards"]["ordered"].update(summary="{draft_drug} and {other_drug}: " + "x" * 60),

@@ -39,7 +39,10 @@ def concepts(codeable, extra=()):
         ({"text": "sulfamethoxazole 800 MG / trimethoprim 160 MG"}, ["trimethoprim"]),
         ({"text": "Bactrim DS"}, ["co-trimoxazole"]),
         ({"coding": [{"system": RXNORM, "code": "314076", "display": "lisinopril 10 MG Oral Tablet"}]}, ["lisinopril"]),
-        ({"coding": [{"system": RXNORM, "code": "861007", "display": "metformin hydrochloride 500 MG Oral Tablet"}]}, []),
+        (
+            {"coding": [{"system": RXNORM, "code": "861007", "display": "metformin hydrochloride 500 MG Oral Tablet"}]},
+            [],
+        ),
         ("not a concept", []),
         ({"coding": "garbage", "text": 42}, []),
     ],

@@ -10,21 +10,22 @@ from service.knowledge import KnowledgePack
 from service.protocol.call import HookCall
 from service.record import RecordBuilder
 from service.render import render_cards
-from service.rules import evaluate
+from service.rules import CardPolicy, evaluate
 from service.terminology import Terminology
 
 
 class HookEngine:
     """Everything a hook call needs, built once per worker from the knowledge pack."""
 
-    def __init__(self, pack: KnowledgePack, fhir_client: FhirClient | None):
+    def __init__(self, pack: KnowledgePack, fhir_client: FhirClient | None, policy: CardPolicy | None = None):
         self.pack = pack
         self.fhir_client = fhir_client
+        self.policy = policy or CardPolicy()
         self._builder = RecordBuilder(pack, Terminology(pack))
 
     def run(self, call: HookCall, now: datetime | None = None) -> list[dict]:
         """The cards for one call; raises DataUnavailable (-> 412) when required data cannot be had."""
         data = PatientData(call, PREFETCH, self.fhir_client)
         record = self._builder.build(call, data, now or datetime.now(UTC))
-        findings = evaluate(self.pack, record)
+        findings = evaluate(self.pack, record, self.policy)
         return render_cards(self.pack, findings, call.patient_id)

@@ -22,9 +22,18 @@ SUMMARY_PLACEHOLDER_WIDTH = {
     "drug": 40,  # concept displays are capped at 40 characters by the value-set schema
     "draft_drug": 40,
     "other_drug": 40,
+    "coumarin": 40,
+    "substance": 40,
+    "tpmt": 33,  # the longest CPIC phenotype, "Possible Intermediate Metabolizer"
+    "nudt15": 33,
     "days_since": 5,
     "interval_days": 3,
     "window_days": 3,
+    "mg_per_kg": 6,
+    "maximum": 4,
+    "limit": 5,
+    "age": 3,
+    "egfr": 4,
 }
 
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
@@ -75,7 +84,11 @@ class Rule:
     interactants: frozenset[str] = frozenset()  # concept ids, groups already expanded
     supersedes: frozenset[str] = frozenset()
     repeat_on_order_sign: bool = False
+    variant_indicators: dict[str, str] = field(default_factory=dict)
     phrases: dict[str, str] = field(default_factory=dict)
+
+    def indicator_for(self, variant: str) -> str:
+        return self.variant_indicators.get(variant, self.indicator)
 
     def param(self, name: str) -> Any:
         return self.parameters[name]
@@ -223,6 +236,7 @@ def _make_rule(raw: dict, phrases: dict[str, str], groups: dict[str, frozenset[s
         interactants=frozenset().union(*(groups.get(name, {name}) for name in raw.get("interactants", ()))),
         supersedes=frozenset(raw.get("supersedes", ())),
         repeat_on_order_sign=raw.get("repeatOnOrderSign", False),
+        variant_indicators=raw.get("indicators", {}),
         phrases=phrases,
     )
 

@@ -21,7 +21,7 @@ def render_card(pack: KnowledgePack, rule: Rule, finding: Finding, patient_id: s
     card = {
         "uuid": str(uuid.uuid4()),
         "summary": capitalise(fill(text["summary"], finding.values)),
-        "indicator": finding.indicator or rule.indicator,
+        "indicator": finding.indicator or rule.indicator_for(finding.variant),
         "detail": _detail(pack, rule, finding, text["detail"]),
         "source": _source(pack, rule),
     }

@@ -18,6 +18,8 @@ from service.rules import Finding
 def build_suggestions(rule: Rule, finding: Finding, pack: KnowledgePack, patient_id: str) -> list[dict]:
     suggestions = []
     for spec in rule.suggestions:
+        if finding.variant not in spec.get("variants", [finding.variant]):
+            continue
         if spec["action"] == "delete-draft" and not finding.draft_reference:
             continue  # no draft with an id to remove (patient-view, or a draft without id)
         if spec["action"] == "update-dose" and not (finding.dose_use and finding.dose_factor):

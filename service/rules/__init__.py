@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from service.knowledge import KnowledgePack, Rule
 from service.record import PatientRecord
@@ -34,7 +35,25 @@ EVALUATORS: dict[str, Evaluator] = {
 }
 
 
-def evaluate(pack: KnowledgePack, record: PatientRecord) -> list[tuple[Rule, Finding]]:
+@dataclass(frozen=True)
+class CardPolicy:
+    """Noise control: info cards can be switched off; order-sign repeats only warning and critical cards, except
+    rules marked `repeatOnOrderSign` (data notices), unless `order_sign_info` is on."""
+
+    info_cards: bool = True
+    order_sign_info: bool = False
+
+    def keeps(self, rule: Rule, finding: Finding, hook: str) -> bool:
+        if (finding.indicator or rule.indicator_for(finding.variant)) != "info":
+            return True
+        if not self.info_cards:
+            return False
+        return hook != "order-sign" or self.order_sign_info or rule.repeat_on_order_sign
+
+
+def evaluate(
+    pack: KnowledgePack, record: PatientRecord, policy: CardPolicy | None = None
+) -> list[tuple[Rule, Finding]]:
     """Every finding of every rule for this hook, one card per problem, the most severe first.
 
     A rule that found something drops the findings of the rules it `supersedes` (e.g. DOSE-04, "azathioprine
@@ -43,9 +62,10 @@ def evaluate(pack: KnowledgePack, record: PatientRecord) -> list[tuple[Rule, Fin
     found = [
         (rule, finding) for rule in pack.rules_for(record.hook) for finding in EVALUATORS[rule.kind](rule, record, pack)
     ]
+    policy = policy or CardPolicy()
     replaced = set().union(*(rule.supersedes for rule, _ in found))
-    kept = [(rule, finding) for rule, finding in found if rule.id not in replaced]
-    return sorted(kept, key=lambda pair: pair[1].sort_key(pair[0].indicator))
+    kept = [(r, f) for r, f in found if r.id not in replaced and policy.keeps(r, f, record.hook)]
+    return sorted(kept, key=lambda pair: pair[1].sort_key(pair[0]))
 
 
-__all__ = ["EVALUATORS", "Finding", "evaluate"]
+__all__ = ["EVALUATORS", "CardPolicy", "Finding", "evaluate"]

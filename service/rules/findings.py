@@ -22,5 +22,5 @@ class Finding:
     dose_use: MedicationUse | None = None  # the draft an "update-dose" suggestion would change ...
     dose_factor: float | None = None  # ... by this factor
 
-    def sort_key(self, default_indicator: str) -> int:
-        return SEVERITY[self.indicator or default_indicator]
+    def sort_key(self, rule) -> int:
+        return SEVERITY[self.indicator or rule.indicator_for(self.variant)]

@@ -29,7 +29,7 @@ def evaluate(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Fin
         pair = frozenset((draft.reference, partner.reference)) if partner else None
         if partner and pair not in seen:
             seen.add(pair)
-            findings.append(_ordered(rule, pack, draft, mine, partner, _first(partner, wanted), origin))
+            findings.append(_ordered(rule, pack, draft, mine, partner, _first(partner, wanted), origin, record))
     return findings
 
 
@@ -76,7 +76,7 @@ def _partner(record: PatientRecord, draft: MedicationUse, wanted) -> tuple[Medic
     return None, ""
 
 
-def _ordered(rule, pack, draft, mine, partner, theirs, origin) -> Finding:
+def _ordered(rule, pack, draft, mine, partner, theirs, origin, record=None) -> Finding:
     return Finding(
         rule_id=rule.id,
         variant="ordered",
@@ -89,7 +89,17 @@ def _ordered(rule, pack, draft, mine, partner, theirs, origin) -> Finding:
         phrases={"other_description": rule.phrases[origin]},
         basis=(_basis(draft), _basis(partner)),
         draft_reference=draft.reference if draft.resource_id else None,
+        indicator=_escalated(rule, record),
     )
+
+
+def _escalated(rule: Rule, record: PatientRecord | None) -> str | None:
+    """DDI-08: a stronger indicator when the patient's TPMT phenotype is one the pack lists."""
+    escalation = rule.parameters.get("escalate_if_tpmt")
+    tpmt = record.phenotypes.get("TPMT") if record else None
+    if escalation and tpmt and tpmt.value in escalation["phenotypes"]:
+        return escalation["indicator"]
+    return None
 
 
 def _existing(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:

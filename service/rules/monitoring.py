@@ -135,12 +135,12 @@ def evaluate_thresholds(rule: Rule, record: PatientRecord, pack: KnowledgePack) 
             name = pack.concepts[limit["analyte"]].display
             direction = "below" if "below" in limit else "above"
             problems.append(
-                f"{name} {latest.value:g} {latest.unit} on {latest.effective.date()} "
+                f"{name} {number(latest.value)} {latest.unit} on {latest.effective.date()} "
                 f"({direction} {limit.get('below', limit.get('above'))})"
             )
             indicators.append(limit["indicator"])
     for analyte in rule.parameters.get("fall_analytes", []):
-        fall = _rapid_fall(record, analyte, rule.param("fall_fraction"))
+        fall = _rapid_fall(record, analyte, rule.param("fall_fraction"), rule.param("fall_within_days"))
         if fall:
             problems.append(f"{pack.concepts[analyte].display} fell {fall}")
             indicators.append("warning")
@@ -150,11 +150,21 @@ def evaluate_thresholds(rule: Rule, record: PatientRecord, pack: KnowledgePack) 
     return [Finding(rule.id, "abnormal", {"drug_label": uses[0].label}, items=tuple(problems), indicator=indicator)]
 
 
+def number(value: float) -> str:
+    return (
+        f"{value:.0f}"
+        if abs(value) >= 100
+        else f"{value:.2g}"
+        if abs(value) < 1
+        else f"{value:.1f}".rstrip("0").rstrip(".")
+    )
+
+
 def _breaches(value: float, limit: dict) -> bool:
     return value < limit["below"] if "below" in limit else value > limit["above"]
 
 
-def _rapid_fall(record: PatientRecord, analyte: str, fraction: float) -> str | None:
+def _rapid_fall(record: PatientRecord, analyte: str, fraction: float, within_days: int) -> str | None:
     results = sorted(
         (r for r in record.labs if r.analyte == analyte and r.value and r.effective and r.status in COUNTABLE),
         key=lambda r: r.effective,
@@ -163,11 +173,11 @@ def _rapid_fall(record: PatientRecord, analyte: str, fraction: float) -> str | N
         return None
     previous, latest = results[-2], results[-1]
     drop = (previous.value - latest.value) / previous.value
-    if drop <= fraction:
+    if drop <= fraction or (latest.effective - previous.effective).days > within_days:
         return None
     return (
-        f"by {drop:.0%}, from {previous.value:g} on {previous.effective.date()} "
-        f"to {latest.value:g} on {latest.effective.date()}"
+        f"by {drop:.0%}, from {number(previous.value)} on {previous.effective.date()} "
+        f"to {number(latest.value)} on {latest.effective.date()}"
     )
 
 
@@ -195,6 +205,6 @@ def evaluate_inr(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list
     values = {
         "window_days": str(window),
         "coumarin": pack.concepts[min(coumarin.concepts & rule.interactants)].display,
-        "last_inr": f"{latest.value:g} on {latest.effective.date()}" if latest else "none on file",
+        "last_inr": f"{number(latest.value)} on {latest.effective.date()}" if latest else "none on file",
     }
     return [Finding(rule.id, "no-recent-inr", values, basis=(_basis(draft), _basis(other)))]
