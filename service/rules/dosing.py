@@ -101,13 +101,16 @@ def dose_with_interactant(rule: Rule, record: PatientRecord, pack: KnowledgePack
                 "drug_label": use.label,
                 "other_label": others[0].label,
             }
+            draft = bool(use.is_draft and use.resource_id)
             findings.append(
                 Finding(
                     rule.id,
                     "not-reduced",
                     values,
                     basis=(basis(use), basis(others[0])),
-                    draft_reference=use.reference if use.is_draft and use.resource_id else None,
+                    draft_reference=use.reference if draft else None,
+                    dose_use=use if draft else None,
+                    dose_factor=rule.param("fraction") if draft else None,
                 )
             )
             break
