@@ -45,7 +45,7 @@ def daily_dose(resource: dict, strength_mg: float | None, now: datetime) -> Dail
     try:
         groups: dict[object, list[tuple[float, float]]] = {}
         for line in lines:
-            groups.setdefault(line.get("sequence"), []).append(_line_dose(line, strength_mg))
+            groups.setdefault(_sequence(line), []).append(_line_dose(line, strength_mg))
     except _Unusable as reason:
         return DailyDose(problem=str(reason))
     if None in groups or len(groups) == 1:
@@ -103,7 +103,7 @@ def _per_day(line: dict) -> tuple[float, float]:
         return TIMING_CODES[code], TIMING_CODES[code]
     repeat = timing.get("repeat") if isinstance(timing.get("repeat"), dict) else {}
     frequency, period = repeat.get("frequency"), repeat.get("period")
-    unit = repeat.get("periodUnit") or repeat.get("periodUnits")  # R4 / DSTU2
+    unit = _text(repeat.get("periodUnit")) or _text(repeat.get("periodUnits"))  # R4 / DSTU2
     if _number(frequency) or _number(period):
         period_days = _number(period, 1) * PERIOD_DAYS.get(unit, 0)
         if period_days <= 0:
@@ -128,7 +128,8 @@ def _max_per_day(line: dict, strength_mg: float | None) -> float | None:
     if not isinstance(ratio, dict) or not isinstance(ratio.get("numerator"), dict):
         return None
     denominator = ratio.get("denominator") if isinstance(ratio.get("denominator"), dict) else {}
-    days = _number(denominator.get("value"), 1) * PERIOD_DAYS.get(denominator.get("code") or denominator.get("unit"), 0)
+    unit = _text(denominator.get("code")) or _text(denominator.get("unit"))
+    days = _number(denominator.get("value"), 1) * PERIOD_DAYS.get(unit, 0)
     try:
         return _mg(ratio["numerator"], strength_mg) / days if days > 0 else None
     except _Unusable:
@@ -142,8 +143,17 @@ def _current_sequence(lines, groups, now: datetime) -> list[tuple[float, float]]
         bounds = repeat.get("boundsPeriod") if isinstance(repeat.get("boundsPeriod"), dict) else {}
         start, end = parse_fhir_datetime(bounds.get("start")), parse_fhir_datetime(bounds.get("end"))
         if (start or end) and (not start or start <= now) and (not end or now <= end):
-            return groups[line.get("sequence")]
+            return groups[_sequence(line)]
     return max(groups.values(), key=lambda group: sum(high for high, _ in group))
+
+
+def _sequence(line: dict) -> int | None:
+    sequence = line.get("sequence")
+    return sequence if isinstance(sequence, int) and not isinstance(sequence, bool) else None
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def _timing_code(code: object) -> str:

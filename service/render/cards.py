@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from service.knowledge import KnowledgePack, Rule
+from service.knowledge.pack import SUMMARY_LIMIT
 from service.render.suggestions import build_suggestions
 from service.render.text import bullet_list, capitalise, escape_markdown, fill
 from service.rules import Finding
@@ -20,7 +21,7 @@ def render_card(pack: KnowledgePack, rule: Rule, finding: Finding, patient_id: s
     text = rule.cards[finding.variant]
     card = {
         "uuid": str(uuid.uuid4()),
-        "summary": capitalise(fill(text["summary"], finding.values)),
+        "summary": _bounded(capitalise(fill(text["summary"], finding.values))),
         "indicator": finding.indicator or rule.indicator_for(finding.variant),
         "detail": _detail(pack, rule, finding, text["detail"]),
         "source": _source(pack, rule),
@@ -40,6 +41,11 @@ def render_card(pack: KnowledgePack, rule: Rule, finding: Finding, patient_id: s
             for link in rule.links
         ]
     return card
+
+
+def _bounded(summary: str) -> str:
+    """`aza-cds knowledge check` proves summaries fit; this guards against implausible values all the same."""
+    return summary if len(summary) < SUMMARY_LIMIT else summary[: SUMMARY_LIMIT - 2] + "…"
 
 
 def _detail(pack: KnowledgePack, rule: Rule, finding: Finding, template: str) -> str:

@@ -69,13 +69,16 @@ def lab_order(pack: KnowledgePack, concept_id: str, patient_id: str, rule_id: st
 
 def reduced_order(finding: Finding, step_mg: float) -> dict | None:
     """The draft MedicationRequest with every line's dose scaled by the finding's factor, in mg, rounded down to
-    `step_mg` (at least one step); None when the draft is not an R4 MedicationRequest or a dose cannot be read."""
+    `step_mg` (at least one step); None when the draft is not a valid R4 MedicationRequest or a dose cannot be read."""
     use = finding.dose_use
     if use.resource_type != "MedicationRequest" or not use.resource_id:
         return None
     order = copy.deepcopy(use.resource)
     order.setdefault("intent", "order")  # drafts from the sandbox omit it; R4 requires it
-    for line in order.get("dosageInstruction", []):
+    lines = order.get("dosageInstruction")
+    if not isinstance(lines, list) or not all(isinstance(line, dict) for line in lines):
+        return None
+    for line in lines:
         dose = administration_mg(line, use.strength_mg)
         if dose is None:
             return None
@@ -85,4 +88,17 @@ def reduced_order(finding: Finding, step_mg: float) -> dict | None:
         line.pop("doseRange", None)
         line["doseAndRate"] = [{"doseQuantity": quantity}]
         line["text"] = f"{reduced:g} mg (reduced by aza-cds suggestion)"
-    return MedicationRequest.model_validate(order).model_dump(mode="json", exclude_none=True)
+    try:
+        return MedicationRequest.model_validate(_pruned(order)).model_dump(mode="json", exclude_none=True)
+    except ValueError:  # the draft itself is not valid R4: offer no update rather than an invalid one
+        return None
+
+
+def _pruned(value):
+    """Drop null and empty values anywhere (CDS Hooks JSON allows none), as messy drafts can carry them."""
+    if isinstance(value, dict):
+        items = {key: _pruned(item) for key, item in value.items()}
+        return {key: item for key, item in items.items() if item not in (None, "", [], {})}
+    if isinstance(value, list):
+        return [item for item in map(_pruned, value) if item not in (None, "", [], {})]
+    return value

@@ -40,8 +40,10 @@ def basis(use: MedicationUse) -> str:
 
 
 def mg(value: float) -> str:
+    if value >= 100_000:
+        return "99999+"  # implausible data; keeps card text bounded
     return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
 
 
 def per_kg(value: float) -> str:
-    return f"{value:.2f}"
+    return "999+" if value >= 1000 else f"{value:.2f}"

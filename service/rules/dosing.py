@@ -15,7 +15,7 @@ from service.rules.findings import Finding
 
 def weight(record: PatientRecord, max_age_days: int) -> LabResult | None:
     latest = record.latest("body-weight")
-    if latest and record.now - latest.effective <= timedelta(days=max_age_days):
+    if latest and latest.value > 0 and record.now - latest.effective <= timedelta(days=max_age_days):
         return latest
     return None
 
