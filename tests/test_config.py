@@ -37,3 +37,10 @@ def test_bad_values_are_refused_with_the_variable_name(name, value):
 def test_auth_required_refuses_to_start_until_jwt_verification_exists(tmp_path):
     with pytest.raises(ConfigError, match="not in this version yet"):
         create_app({"AZA_CDS_AUTH": "required", "AZA_CDS_DATA_DIR": str(tmp_path)})
+
+
+def test_card_switches():
+    settings = Settings.from_mapping({"AZA_CDS_INFO_CARDS": "off", "AZA_CDS_ORDER_SIGN_INFO": "on"})
+    assert settings.info_cards is False and settings.order_sign_info is True
+    with pytest.raises(ConfigError, match="AZA_CDS_INFO_CARDS"):
+        Settings.from_mapping({"AZA_CDS_INFO_CARDS": "sometimes"})

@@ -93,3 +93,30 @@ def test_checker_finds_problems(pack_copy, file, change, fragment):
     edit(pack_copy / file, change)
     problems = check_pack(pack_copy)
     assert any(fragment in problem for problem in problems), problems
+
+
+def test_every_rule_kind_in_the_schema_has_an_evaluator_and_back():
+    from service.rules import EVALUATORS
+
+    schema = json.loads((PACK_DIR / "schemas" / "rules.schema.json").read_text())
+    assert set(schema["$defs"]["rule"]["properties"]["kind"]["enum"]) == set(EVALUATORS)
+
+
+def test_the_cpic_table_is_complete_and_verbatim():
+    import csv
+
+    rule = load_pack(PACK_DIR).rule("PGX-01")
+    shipped = {(row["TPMT"], row["NUDT15"]): row["recommendation"] for row in rule.param("table")}
+    source = PACK_DIR.parent.parent / "shared" / "clinical" / "cpic-azathioprine-tpmt-nudt15-2024-03-25.tsv"
+    with source.open() as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    assert len(shipped) == len(rows) == 35
+    assert all(shipped[(row["TPMT"], row["NUDT15"])] == row["recommendation"] for row in rows)
+
+
+def test_every_rule_id_of_the_reference_is_in_the_pack():
+    ids = {rule.id for rule in load_pack(PACK_DIR).rules}
+    expected = {f"DDI-{n:02d}" for n in range(1, 15)} | {f"MON-{n:02d}" for n in range(1, 6)}
+    expected |= {f"DOSE-{n:02d}" for n in (1, 2, 3, 4, 5, 7)} | {"CI-01", "CI-02", "CI-03"}
+    expected |= {f"PREC-{n:02d}" for n in range(1, 9)} | {"PGX-01"}
+    assert expected <= ids

@@ -171,11 +171,3 @@ def _number(value: object, default: float = 0.0) -> float:
 
 def _list(value: object) -> list:
     return value if isinstance(value, list) else []
-
-
-def administration_mg(line: dict, strength_mg: float | None) -> float | None:
-    """The (high) dose of one administration in mg, or None when it cannot be read."""
-    try:
-        return _amount(line, strength_mg)[1]
-    except _Unusable:
-        return None

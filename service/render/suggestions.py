@@ -10,9 +10,11 @@ from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
 from service.knowledge import KnowledgePack, Rule
-from service.record.dosing import administration_mg
 from service.render.text import fill
 from service.rules import Finding
+
+GTS = "http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation"
+UCUM = "http://unitsofmeasure.org"
 
 
 def build_suggestions(rule: Rule, finding: Finding, pack: KnowledgePack, patient_id: str) -> list[dict]:
@@ -68,26 +70,27 @@ def lab_order(pack: KnowledgePack, concept_id: str, patient_id: str, rule_id: st
 
 
 def reduced_order(finding: Finding, step_mg: float) -> dict | None:
-    """The draft MedicationRequest with every line's dose scaled by the finding's factor, in mg, rounded down to
-    `step_mg` (at least one step); None when the draft is not a valid R4 MedicationRequest or a dose cannot be read."""
+    """The draft MedicationRequest with its daily dose scaled by the finding's factor, rounded down to `step_mg`
+    (at least one step) and given once daily, which the azathioprine label allows. None for a draft that is not a
+    valid R4 MedicationRequest or whose regimen has several lines (a taper: changing it is for the prescriber)."""
     use = finding.dose_use
-    if use.resource_type != "MedicationRequest" or not use.resource_id:
+    lines = use.resource.get("dosageInstruction")
+    if use.resource_type != "MedicationRequest" or not use.resource_id or not use.dose.known:
         return None
+    if not isinstance(lines, list) or len(lines) != 1 or not isinstance(lines[0], dict):
+        return None
+    daily = max(step_mg, math.floor(use.dose.high * finding.dose_factor / step_mg) * step_mg)
     order = copy.deepcopy(use.resource)
     order.setdefault("intent", "order")  # drafts from the sandbox omit it; R4 requires it
-    lines = order.get("dosageInstruction")
-    if not isinstance(lines, list) or not all(isinstance(line, dict) for line in lines):
-        return None
-    for line in lines:
-        dose = administration_mg(line, use.strength_mg)
-        if dose is None:
-            return None
-        reduced = max(step_mg, math.floor(dose * finding.dose_factor / step_mg) * step_mg)
-        quantity = {"value": reduced, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg"}
-        line.pop("doseQuantity", None)
-        line.pop("doseRange", None)
-        line["doseAndRate"] = [{"doseQuantity": quantity}]
-        line["text"] = f"{reduced:g} mg (reduced by aza-cds suggestion)"
+    line = {
+        key: value
+        for key, value in order["dosageInstruction"][0].items()
+        if key not in ("doseQuantity", "doseRange", "doseAndRate", "maxDosePerPeriod", "timing", "text")
+    }
+    line["text"] = f"{daily:g} mg once daily (reduced dose suggested by aza-cds)"
+    line["timing"] = {"code": {"coding": [{"system": GTS, "code": "QD", "display": "QD"}], "text": "once daily"}}
+    line["doseAndRate"] = [{"doseQuantity": {"value": daily, "unit": "mg", "system": UCUM, "code": "mg"}}]
+    order["dosageInstruction"] = [line]
     try:
         return MedicationRequest.model_validate(_pruned(order)).model_dump(mode="json", exclude_none=True)
     except ValueError:  # the draft itself is not valid R4: offer no update rather than an invalid one

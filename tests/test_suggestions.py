@@ -1,0 +1,75 @@
+"""Suggestions: reduced-dose updates are valid R4 MedicationRequests at the sourced fraction; noise control."""
+
+from __future__ import annotations
+
+from fhir.resources.R4B.medicationrequest import MedicationRequest
+from helpers import FIXTURES, card_keys, post_json
+
+from service.replay import load_fixture
+
+
+def cards_for(client, name, folder=FIXTURES / "rules"):
+    fixture = load_fixture(folder / f"{name}.json")
+    response = post_json(client, f"/cds-services/{fixture['service']}", fixture["request"])
+    assert response.status_code == 200
+    return response.get_json()
+
+
+def update_action(card) -> dict:
+    [suggestion] = [s for s in card["suggestions"] if s["actions"][0]["type"] == "update"]
+    return suggestion["actions"][0]["resource"]
+
+
+def daily_mg(order: dict) -> float:
+    [line] = order["dosageInstruction"]
+    assert line["timing"]["code"]["coding"][0]["code"] == "QD"
+    return line["doseAndRate"][0]["doseQuantity"]["value"]
+
+
+def test_intermediate_metabolizer_gets_a_reduced_dose_update(client):
+    """CPIC: 30-80% of the normal dose; the pack proposes 80% of the drafted 150 mg/day, rounded down to 25 mg."""
+    card = next(
+        c
+        for c in cards_for(client, "pgx-01-nudt15-intermediate-genomics-ig")["cards"]
+        if c["source"]["topic"]["code"] == "PGX-01"
+    )
+    order = update_action(card)
+    MedicationRequest.model_validate(order)
+    assert order["id"] == "draft-aza" and daily_mg(order) == 100  # 150 x 0.8 = 120 -> 100
+    assert not any(s["actions"][0]["type"] == "delete" for s in card["suggestions"])  # cancel is for poor metabolizers
+
+
+def test_poor_metabolizer_is_offered_cancellation_not_a_dose(client):
+    card = next(c for c in cards_for(client, "pgx-01-tpmt-poor-new-start")["cards"] if c["indicator"] == "critical")
+    assert [a["type"] for s in card["suggestions"] for a in s["actions"]] == ["delete"]
+
+
+def test_allopurinol_dose_update_is_about_a_third(client):
+    """Label: 1/3 to 1/4 of the usual dose. 2 x 25 mg twice daily = 100 mg/day -> 33 mg -> 25 mg once daily."""
+    card = cards_for(client, "order-sign-azathioprine-tablets-with-allopurinol", FIXTURES)["cards"][0]
+    order = update_action(card)
+    MedicationRequest.model_validate(order)
+    assert daily_mg(order) == 25 and order["medicationReference"] == {"reference": "#aza25"}
+    assert order["contained"][0]["id"] == "aza25"
+
+
+def test_order_sign_repeats_only_warning_and_critical_by_default(make_app):
+    fixture = load_fixture(FIXTURES / "rules" / "data-03-no-weight.json")  # an info card on both order hooks
+    body = fixture["request"] | {"hook": "order-sign"}
+    body["context"] = {k: v for k, v in body["context"].items() if k != "selections"}
+    quiet = post_json(make_app().test_client(), "/cds-services/azathioprine-order-sign", body).get_json()
+    assert quiet["cards"] == []
+    loud = post_json(make_app(order_sign_info="on").test_client(), "/cds-services/azathioprine-order-sign", body)
+    assert card_keys(loud.get_json()) == [("DATA-03", "info")]
+
+
+def test_info_cards_can_be_switched_off(make_app):
+    fixture = load_fixture(FIXTURES / "order-select-new-start-without-cbc.json")
+    client = make_app(info_cards="off").test_client()
+    body = post_json(client, "/cds-services/azathioprine-order-select", fixture["request"]).get_json()
+    assert card_keys(body) == [("MON-01", "warning")]
+
+
+def test_data_notices_are_repeated_on_order_sign(client):
+    body = cards_for(client, "order-sign-draft-without-medication", FIXTURES)
+    assert card_keys(body) == [("DATA-01", "info")]
