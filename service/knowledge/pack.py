@@ -260,9 +260,11 @@ def _cross_check(rules: list[Rule], sources: dict, concepts: dict[str, Concept])
             if concept_id not in concepts:
                 problems.append(f"{where}: unknown value-set concept {concept_id!r}")
         for suggestion in rule.suggestions:
-            order = suggestion.get("order")
-            if order and order not in concepts:
-                problems.append(f"{where}: suggestion orders unknown concept {order!r}")
+            for order in filter(None, [suggestion.get("order"), *suggestion.get("also_order", ())]):
+                if order not in concepts:
+                    problems.append(f"{where}: suggestion orders unknown concept {order!r}")
+                elif any(code.status == "K" for code in concepts[order].codes[:1]):
+                    problems.append(f"{where}: suggestion orders {order!r} by an unverified code")
         for variant, text in rule.cards.items():
             problems += _summary_problems(f"{where} card {variant!r}", text["summary"])
     return problems

@@ -27,25 +27,33 @@ def build_suggestions(rule: Rule, finding: Finding, pack: KnowledgePack, patient
         if spec["action"] == "update-dose" and not (finding.dose_use and finding.dose_factor):
             continue
         label = fill(spec["label"], finding.values)
-        action = _action(spec, finding, pack, patient_id, label)
-        if action is None:
+        actions = _actions(spec, finding, pack, patient_id, label)
+        if not actions:
             continue
-        suggestion = {"label": label, "uuid": str(uuid.uuid4()), "actions": [action]}
+        suggestion = {"label": label, "uuid": str(uuid.uuid4()), "actions": actions}
         if spec.get("recommended"):
             suggestion["isRecommended"] = True
         suggestions.append(suggestion)
     return suggestions
 
 
-def _action(spec: dict, finding: Finding, pack: KnowledgePack, patient_id: str, label: str) -> dict | None:
+def _actions(spec: dict, finding: Finding, pack: KnowledgePack, patient_id: str, label: str) -> list[dict]:
+    """The actions of one suggestion; CDS clients apply them together."""
     if spec["action"] == "update-dose":
         resource = reduced_order(finding, spec["round_down_to_mg"])
-        return {"type": "update", "description": label, "resource": resource} if resource else None
+        return [{"type": "update", "description": label, "resource": resource}] if resource else []
     if spec["action"] == "delete-draft":
-        return {"type": "delete", "description": label, "resourceId": finding.draft_reference}
+        return [{"type": "delete", "description": label, "resourceId": finding.draft_reference}]
     if spec["action"] == "order-lab":
-        order = lab_order(pack, spec["order"], patient_id, rule_id=finding.rule_id)
-        return {"type": "create", "description": label, "resource": order}
+        tests = [spec["order"], *spec.get("also_order", ())]
+        return [
+            {
+                "type": "create",
+                "description": f"Order {pack.concepts[test].display}",
+                "resource": lab_order(pack, test, patient_id, rule_id=finding.rule_id),
+            }
+            for test in tests
+        ]
     raise ValueError(f"unknown suggestion action {spec['action']!r}")
 
 

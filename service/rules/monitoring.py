@@ -27,7 +27,8 @@ def evaluate_cbc(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list
     if drafts and _is_new_start(rule, record.now, on_file, active):
         return _check_new_start(rule, record.now, latest, drafts[0], scope)
     starts = [use.start for use in on_file + drafts if use.start]
-    return _check_schedule(rule, record.now, min(starts) if starts else None, latest, scope)
+    changed = _recent_dose_change(on_file, record.now, rule.param("after_dose_change")["for_days"])
+    return _check_schedule(rule, record.now, min(starts) if starts else None, latest, scope, changed)
 
 
 def latest_cbc(record: PatientRecord, analytes: list[str], statuses: list[str]) -> date | None:
@@ -56,15 +57,27 @@ def _check_new_start(rule: Rule, now: datetime, latest: date | None, draft: Medi
     return [Finding(rule.id, "new-start", values, {"search_scope": scope}, basis=(_basis(draft),))]
 
 
-def _check_schedule(rule: Rule, now: datetime, start: datetime | None, latest: date | None, scope: str):
+def _recent_dose_change(on_file: list[MedicationUse], now: datetime, for_days: int) -> bool:
+    """The latest azathioprine order on file changed the daily dose of the one before, within `for_days`."""
+    dated = sorted((use for use in on_file if use.start and use.dose.known), key=lambda use: use.start)
+    if len(dated) < 2:
+        return False
+    previous, latest = dated[-2], dated[-1]
+    return latest.dose.high != previous.dose.high and (now - latest.start).days <= for_days
+
+
+def _check_schedule(rule: Rule, now: datetime, start, latest: date | None, scope: str, dose_changed: bool = False):
     phases, graces = rule.param("phases"), rule.param("grace_days")
     day = (now.date() - start.date()).days if start else None
     index = _phase_index(phases, day)
-    interval, grace = phases[index]["interval_days"], graces[index]
+    interval, grace, label = phases[index]["interval_days"], graces[index], phases[index]["label"]
+    tighter = rule.param("after_dose_change")
+    if dose_changed and tighter["interval_days"] < interval:
+        interval, grace, label = tighter["interval_days"], tighter["grace_days"], "every 2 weeks after a dose change"
     values = {
         "interval_days": str(interval),
         "grace_days": str(grace),
-        "phase_label": phases[index]["label"],
+        "phase_label": label,
         "therapy_day": str(day) if day is not None else "",
         "therapy_start": start.date().isoformat() if start else "",
     }
