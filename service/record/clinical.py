@@ -9,6 +9,8 @@ from service.record.dates import first_datetime
 from service.record.model import CodedEntry, LabResult
 from service.terminology import Terminology, to_canonical
 
+QUALITATIVE = {"hcg"}  # analytes read for a qualitative result (positive / negative) rather than a number
+
 
 def read_observations(observations: Iterable[dict], terminology: Terminology, pack: KnowledgePack) -> list[LabResult]:
     """Every result whose code is in a lab value set, including panel components, with canonical units."""
@@ -27,7 +29,7 @@ def read_observations(observations: Iterable[dict], terminology: Terminology, pa
 def _read_result(part: dict, terminology: Terminology, pack: KnowledgePack, effective, status) -> LabResult | None:
     code = part.get("code") if isinstance(part.get("code"), dict) else {}
     hit = terminology.code_match(_dicts(code.get("coding")))
-    if hit is None or not pack.concepts[hit[0]].unit:
+    if hit is None or hit[0] not in QUALITATIVE and not pack.concepts[hit[0]].unit:
         return None
     analyte, loinc = hit
     canonical = pack.concepts[analyte].unit
@@ -37,7 +39,21 @@ def _read_result(part: dict, terminology: Terminology, pack: KnowledgePack, effe
     for unit in (quantity.get("code"), quantity.get("unit")):
         if value is None and (isinstance(unit, str) or canonical == "{INR}"):
             value = to_canonical(quantity.get("value"), unit, canonical, conversions)
-    return LabResult(analyte=analyte, code=loinc, value=value, unit=canonical, effective=effective, status=status)
+    return LabResult(
+        analyte=analyte,
+        code=loinc,
+        value=value,
+        unit=canonical,
+        effective=effective,
+        status=status,
+        text=_qualitative(part),
+    )
+
+
+def _qualitative(part: dict) -> str:
+    concept = part.get("valueCodeableConcept") if isinstance(part.get("valueCodeableConcept"), dict) else {}
+    texts = [_text(concept.get("text")), *(_text(c.get("display")) for c in _dicts(concept.get("coding")))]
+    return " ".join(filter(None, [*texts, _text(part.get("valueString"))])).lower()
 
 
 def read_coded_entries(

@@ -50,6 +50,7 @@ class LabResult:
     unit: str  # the canonical unit
     effective: datetime | None
     status: str
+    text: str = ""  # a qualitative result ("Positive", "Not detected"), lower-cased
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from service.knowledge import KnowledgePack, Rule
 from service.record import PatientRecord
 from service.rules.common import RHEUMATOID, basis, focus_uses, indication, is_new_start
 from service.rules.findings import Finding
+
+COUNTABLE = ("final", "amended", "corrected")
 
 
 def _finding(rule: Rule, record: PatientRecord, variant: str, values: dict, extra=()) -> list[Finding]:
@@ -34,17 +38,35 @@ def allergy(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Find
 
 
 def condition(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
-    """A current condition from the rule's list; optionally only with (or without) an RA indication."""
+    """A current condition from the rule's list (or a recent positive test for it); optionally only with an RA
+    indication."""
     uses = focus_uses(rule, record)
-    if not uses or not record.has_condition(set(rule.param("conditions"))):
+    wanted = set(rule.param("conditions"))
+    test = _positive_test(record, rule.parameters.get("positive_test"))
+    if not uses or not (record.has_condition(wanted) or test):
         return []
     needs_ra = rule.parameters.get("only_with_indication")
     if needs_ra and indication(uses[0], record) != needs_ra:
         return []
-    entry = next(c for c in record.conditions if c.is_current and c.concepts & set(rule.param("conditions")))
-    return _finding(
-        rule, record, "present", {"condition_text": entry.text or pack.concepts[min(entry.concepts)].display}
-    )
+    entry = next((c for c in record.conditions if c.is_current and c.concepts & wanted), None)
+    text = (entry.text or pack.concepts[min(entry.concepts & wanted)].display) if entry else test
+    return _finding(rule, record, "present", {"condition_text": text})
+
+
+def _positive_test(record: PatientRecord, spec: dict | None) -> str | None:
+    """A positive qualitative result (e.g. hCG) within the pack's window, described for the card."""
+    if not spec:
+        return None
+    window = timedelta(days=spec["within_days"])
+    for result in record.labs:
+        words = result.text
+        positive = (
+            ("positive" in words or "detected" in words) and "negative" not in words and "not detected" not in words
+        )
+        recent = result.effective is not None and record.now - result.effective <= window
+        if result.analyte == spec["analyte"] and positive and recent and result.status in COUNTABLE:
+            return f"positive pregnancy test on {result.effective.date()}"
+    return None
 
 
 def prior_drug(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:

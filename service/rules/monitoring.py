@@ -154,9 +154,14 @@ def evaluate_thresholds(rule: Rule, record: PatientRecord, pack: KnowledgePack) 
             indicators.append(limit["indicator"])
     for analyte in rule.parameters.get("fall_analytes", []):
         fall = _rapid_fall(record, analyte, rule.param("fall_fraction"), rule.param("fall_within_days"))
-        if fall:
-            problems.append(f"{pack.concepts[analyte].display} fell {fall}")
+        falls = _successive_falls(record, analyte, rule.parameters.get("successive_falls"))
+        if fall or falls:
+            problems.append(f"{pack.concepts[analyte].display} fell {fall or falls}")
             indicators.append("warning")
+    rise = _creatinine_rise(record, rule.parameters.get("creatinine_rise"))
+    if rise:
+        problems.append(f"creatinine rose {rise}")
+        indicators.append("warning")
     if not problems:
         return []
     indicator = min(indicators, key=lambda i: SEVERITY[i])
@@ -191,6 +196,46 @@ def _rapid_fall(record: PatientRecord, analyte: str, fraction: float, within_day
     return (
         f"by {drop:.0%}, from {number(previous.value)} on {previous.effective.date()} "
         f"to {number(latest.value)} on {latest.effective.date()}"
+    )
+
+
+def _series(record: PatientRecord, analyte: str):
+    return sorted(
+        (r for r in record.labs if r.analyte == analyte and r.value and r.effective and r.status in COUNTABLE),
+        key=lambda r: r.effective,
+    )
+
+
+def _successive_falls(record: PatientRecord, analyte: str, spec: dict | None) -> str | None:
+    """The last `count` results each fell by more than `fraction` from the one before."""
+    if not spec:
+        return None
+    results = _series(record, analyte)[-(spec["count"] + 1) :]
+    if len(results) <= spec["count"]:
+        return None
+    if all((a.value - b.value) / a.value > spec["fraction"] for a, b in zip(results, results[1:], strict=False)):
+        first, last = results[0], results[-1]
+        return (
+            f"{spec['count']} times in a row, from {number(first.value)} on {first.effective.date()} "
+            f"to {number(last.value)} on {last.effective.date()}"
+        )
+    return None
+
+
+def _creatinine_rise(record: PatientRecord, spec: dict | None) -> str | None:
+    """The latest creatinine is more than `fraction` above the lowest of the previous `over_days`."""
+    results = _series(record, "creatinine")
+    if not spec or len(results) < 2:
+        return None
+    latest = results[-1]
+    earlier = [r for r in results[:-1] if (latest.effective - r.effective).days <= spec["over_days"]]
+    lowest = min(earlier, key=lambda r: r.value, default=None)
+    if lowest is None or (latest.value - lowest.value) / lowest.value <= spec["fraction"]:
+        return None
+    rise = (latest.value - lowest.value) / lowest.value
+    return (
+        f"by {rise:.0%} within a year, from {number(lowest.value)} on {lowest.effective.date()} "
+        f"to {number(latest.value)} umol/L on {latest.effective.date()}"
     )
 
 
