@@ -231,7 +231,7 @@ def _make_rule(raw: dict, phrases: dict[str, str], groups: dict[str, frozenset[s
         suggestions=tuple(raw.get("suggestions", ())),
         override_reasons=tuple(raw.get("overrideReasons", ())),
         links=tuple(raw.get("links", ())),
-        parameters={name: spec["value"] for name, spec in raw.get("parameters", {}).items()},
+        parameters={name: _expand(spec["value"], groups) for name, spec in raw.get("parameters", {}).items()},
         drug=raw.get("drug", ""),
         interactants=frozenset().union(*(groups.get(name, {name}) for name in raw.get("interactants", ()))),
         supersedes=frozenset(raw.get("supersedes", ())),
@@ -239,6 +239,14 @@ def _make_rule(raw: dict, phrases: dict[str, str], groups: dict[str, frozenset[s
         variant_indicators=raw.get("indicators", {}),
         phrases=phrases,
     )
+
+
+def _expand(value: Any, groups: dict[str, frozenset[str]]) -> Any:
+    """Replace group ids by their members in a parameter's `concepts` list."""
+    if isinstance(value, dict) and isinstance(value.get("concepts"), list):
+        members = [member for name in value["concepts"] for member in sorted(groups.get(name, {name}))]
+        return value | {"concepts": members}
+    return value
 
 
 def _cross_check(rules: list[Rule], sources: dict, concepts: dict[str, Concept]) -> list[str]:
@@ -256,7 +264,8 @@ def _cross_check(rules: list[Rule], sources: dict, concepts: dict[str, Concept])
         for link in rule.links:
             if "url" not in sources.get(link["source"], {"url": ""}):
                 problems.append(f"{where}: link source {link['source']!r} has no url")
-        for concept_id in sorted(filter(None, {rule.drug, *rule.interactants})):
+        named = [c for value in rule.parameters.values() if isinstance(value, dict) for c in value.get("concepts", [])]
+        for concept_id in sorted(filter(None, {rule.drug, *rule.interactants, *named})):
             if concept_id not in concepts:
                 problems.append(f"{where}: unknown value-set concept {concept_id!r}")
         for suggestion in rule.suggestions:

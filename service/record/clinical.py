@@ -35,19 +35,28 @@ def _read_result(part: dict, terminology: Terminology, pack: KnowledgePack, effe
     canonical = pack.concepts[analyte].unit
     quantity = part.get("valueQuantity") if isinstance(part.get("valueQuantity"), dict) else {}
     conversions = pack.concepts[analyte].conversions
-    value = None
-    for unit in (quantity.get("code"), quantity.get("unit")):
-        if value is None and (isinstance(unit, str) or canonical == "{INR}"):
-            value = to_canonical(quantity.get("value"), unit, canonical, conversions)
+    ranges = _dicts(part.get("referenceRange"))
+    high = ranges[0].get("high") if ranges and isinstance(ranges[0].get("high"), dict) else {}
     return LabResult(
         analyte=analyte,
         code=loinc,
-        value=value,
+        value=_quantity(quantity, canonical, conversions),
         unit=canonical,
         effective=effective,
         status=status,
         text=_qualitative(part),
+        high=_quantity(high, canonical, conversions) if high else None,
     )
+
+
+def _quantity(quantity: dict, canonical: str, conversions: dict) -> float | None:
+    """A Quantity in the canonical unit, trying its UCUM code and then its human unit."""
+    for unit in (quantity.get("code"), quantity.get("unit")):
+        if isinstance(unit, str) or canonical == "{INR}":
+            value = to_canonical(quantity.get("value"), unit, canonical, conversions)
+            if value is not None:
+                return value
+    return None
 
 
 def _qualitative(part: dict) -> str:

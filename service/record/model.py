@@ -51,6 +51,7 @@ class LabResult:
     effective: datetime | None
     status: str
     text: str = ""  # a qualitative result ("Positive", "Not detected"), lower-cased
+    high: float | None = None  # the top of the result's own reference range, in the canonical unit
 
 
 @dataclass(frozen=True)

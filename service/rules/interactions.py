@@ -94,12 +94,54 @@ def _ordered(rule, pack, draft, mine, partner, theirs, origin, record=None) -> F
 
 
 def _escalated(rule: Rule, record: PatientRecord | None) -> str | None:
-    """DDI-08: a stronger indicator when the patient's TPMT phenotype is one the pack lists."""
-    escalation = rule.parameters.get("escalate_if_tpmt")
-    tpmt = record.phenotypes.get("TPMT") if record else None
-    if escalation and tpmt and tpmt.value in escalation["phenotypes"]:
-        return escalation["indicator"]
+    """A stronger indicator when one of the rule's `escalate_if_*` parameters holds for this patient."""
+    if record is None:
+        return None
+    checks = {
+        "escalate_if_tpmt": _tpmt_reduced,
+        "escalate_if_combined": _combined,
+        "escalate_if_dose_above": _dose_above,
+        "escalate_if_young_male_with": _young_male_with,
+    }
+    for name, holds in checks.items():
+        spec = rule.parameters.get(name)
+        if spec and holds(record, rule, spec):
+            return spec["indicator"]
     return None
+
+
+def _tpmt_reduced(record: PatientRecord, rule: Rule, spec: dict) -> bool:
+    """DDI-08: TPMT phenotype in the pack's list."""
+    tpmt = record.phenotypes.get("TPMT")
+    return bool(tpmt and tpmt.value in spec["phenotypes"])
+
+
+def _combined(record: PatientRecord, rule: Rule, spec: dict) -> bool:
+    """DDI-09: another immunosuppressant active or drafted besides azathioprine (`concepts` already expanded)."""
+    wanted = frozenset(spec["concepts"])
+    return any(use.concepts & wanted for use in record.active_medications + record.drafts)
+
+
+def _dose_above(record: PatientRecord, rule: Rule, spec: dict) -> bool:
+    """DDI-09: azathioprine above the pack's mg/kg/day (no weight or dose: not escalated, the card says why)."""
+    from service.rules.dosing import weight  # dosing imports nothing from here; kept local to show the one use
+
+    kg = weight(record, spec["weight_max_age_days"])
+    doses = [
+        use.dose.high for use in record.active_medications + record.drafts if use.has(rule.drug) and use.dose.known
+    ]
+    return bool(kg and doses and max(doses) / kg.value > spec["mg_per_kg"])
+
+
+def _young_male_with(record: PatientRecord, rule: Rule, spec: dict) -> bool:
+    """DDI-13: the hepatosplenic T-cell lymphoma reports concern young men with inflammatory bowel disease."""
+    age = record.age_years
+    return (
+        record.gender == "male"
+        and age is not None
+        and age <= spec["max_age"]
+        and record.has_condition({spec["condition"]})
+    )
 
 
 def _existing(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:

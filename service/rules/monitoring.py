@@ -108,9 +108,30 @@ def _basis(use: MedicationUse) -> str:
 
 
 def evaluate_lft(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
-    """MON-02: liver tests with each CBC in the first months, then at the pack's longer interval."""
+    """MON-02: liver tests with each CBC in the first months, then at the pack's longer interval; jaundice with raised
+    liver tests is a card of its own."""
     if not focus_uses(rule, record):
         return []
+    return _jaundice(rule, record, pack) + _lft_schedule(rule, record)
+
+
+def _jaundice(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
+    spec = rule.param("jaundice")
+    if not record.has_condition({spec["condition"]}):
+        return []
+    raised = []
+    for analyte in spec["analytes"]:
+        latest = record.latest(analyte)
+        limit = latest.high if latest and latest.high else (spec["alt_ast_above"] if analyte != "bilirubin" else None)
+        if latest and limit is not None and latest.value > limit:
+            raised.append(
+                f"{pack.concepts[analyte].display} {number(latest.value)} {latest.unit} on "
+                f"{latest.effective.date()} (above {number(limit)})"
+            )
+    return [Finding(rule.id, "jaundice", items=tuple(raised))] if raised else []
+
+
+def _lft_schedule(rule: Rule, record: PatientRecord) -> list[Finding]:
     on_file = [use for use in record.medications if use.has(rule.drug)]
     starts = [use.start for use in on_file if use.start]
     start = min(starts) if starts else None
