@@ -144,7 +144,25 @@ def _young_male_with(record: PatientRecord, rule: Rule, spec: dict) -> bool:
     )
 
 
+def _duplicate_orders(rule: Rule, record: PatientRecord) -> list[Finding]:
+    """DDI-07 on patient-view: two active orders of the drug written close together, so both may be taken."""
+    spec = rule.parameters.get("duplicate_orders")
+    orders = sorted((u for u in record.active_medications if u.has(rule.drug) and u.start), key=lambda u: u.start)
+    pairs = [
+        (a, b) for a, b in zip(orders, orders[1:], strict=False) if (b.start - a.start).days <= spec["within_days"]
+    ]
+    if not pairs:
+        return []
+    first, second = pairs[-1]
+    doses = [use.dose.high for use in (first, second) if use.dose.known]
+    total = f"{sum(doses):.0f} mg/day" if len(doses) == 2 else "not computable"
+    values = {"drug_label": first.label, "other_label": second.label, "total": total}
+    return [Finding(rule.id, "duplicate-orders", values, basis=(_basis(first), _basis(second)))]
+
+
 def _existing(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
+    if "duplicate_orders" in rule.parameters:
+        return _duplicate_orders(rule, record)
     active = record.active_medications
     mine = next((use for use in active if use.has(rule.drug)), None)
     theirs = next((use for use in active if use.concepts & rule.interactants and use is not mine), None)
