@@ -14,7 +14,7 @@ $(BIN)/aza-cds: pyproject.toml
 install: $(BIN)/aza-cds
 
 run: install
-	$(BIN)/aza-cds serve
+	$(BIN)/aza-cds serve --dev
 
 test: install
 	$(BIN)/ruff check service tests

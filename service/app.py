@@ -4,34 +4,49 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
+from service.auth import TokenVerifier, TrustStore
 from service.config import ConfigError, Settings
 from service.fhir import FhirClient
 from service.hooks import HookEngine
 from service.http import AppState, register_http
+from service.http.auth import register_auth
 from service.knowledge import load_pack
 from service.rules import CardPolicy
-from service.store import SqlFeedbackStore, open_database
+from service.store import SqlFeedbackStore, SqlReplayStore, open_database
 
 log = logging.getLogger("aza_cds")
+
+
+DEV_TRUST_FILE = Path(__file__).resolve().parent / "auth" / "dev-trust.json"
 
 
 def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     """Build the app from a Settings object, or from `AZA_CDS_*` overrides on top of the environment."""
     settings = config if isinstance(config, Settings) else Settings.from_env(config)
-    if settings.auth == "required":
+    trust_files = [path for path in (settings.trust_file, DEV_TRUST_FILE if settings.dev else None) if path]
+    if settings.auth == "required" and not trust_files:
         raise ConfigError(
-            "AZA_CDS_AUTH=required: JWT verification of EHR calls is not in this version yet. "
-            "Set AZA_CDS_AUTH=off, and only on a machine no EHR or other client can reach."
+            "AZA_CDS_AUTH=required needs AZA_CDS_TRUST_FILE naming the EHRs to trust "
+            "(or `aza-cds serve --dev` to trust the CDS Hooks sandbox on a development machine)."
         )
-    log.warning("authentication is off (AZA_CDS_AUTH=off): any client can call this service")
+    if settings.dev:
+        log.warning(
+            "DEVELOPER MODE: the CDS Hooks sandbox's published key is trusted and http call-backs to "
+            "loopback are allowed. Anyone can mint sandbox tokens: never use --dev with real patient data."
+        )
+    if settings.auth == "off":
+        log.warning("authentication is off (AZA_CDS_AUTH=off): any client can call this service")
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    engine = open_database(settings.sqlalchemy_url)
     fhir_client = FhirClient(
         settings.fhir_allowlist,
+        allow_loopback_http=settings.dev,
         budget_seconds=settings.fhir_timeout_seconds,
         max_pages=settings.fhir_max_pages,
         max_response_bytes=settings.fhir_max_response_bytes,
@@ -43,8 +58,11 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
             fhir_client,
             CardPolicy(info_cards=settings.info_cards, order_sign_info=settings.order_sign_info),
         ),
-        feedback=SqlFeedbackStore(open_database(settings.sqlalchemy_url)),
+        feedback=SqlFeedbackStore(engine),
         **({"hash_key": settings.patient_hash_key.encode()} if settings.patient_hash_key else {}),
     )
     register_http(app, app_state)
+    if settings.auth == "required":
+        verifier = TokenVerifier(TrustStore.from_files(trust_files), SqlReplayStore(engine))
+        register_auth(app, verifier, settings.public_url)
     return app

@@ -31,6 +31,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=os.environ.get("AZA_CDS_HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("AZA_CDS_PORT", "8080")))
     serve.add_argument("--workers", type=int, default=int(os.environ.get("AZA_CDS_WORKERS", "2")))
+    serve.add_argument(
+        "--dev",
+        action="store_true",
+        help="developer mode: trust the CDS Hooks sandbox's published key, allow http call-backs to loopback",
+    )
     serve.set_defaults(run=_serve)
 
     replay = commands.add_parser("replay", help="send request fixtures and show the cards")
@@ -50,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(args) -> int:
     from service.serve import serve
 
+    if args.dev:
+        os.environ["AZA_CDS_DEV"] = "on"
     Settings.from_env()  # fail on a bad setting before gunicorn starts
     serve(args.host, args.port, args.workers)
     return 0

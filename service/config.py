@@ -17,7 +17,11 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    auth: str = "off"
+    auth: str = "required"
+    trust_file: Path | None = None
+    public_url: str = ""
+    dev: bool = False
+    max_prefetch_entries: int = 20_000
     fhir_allowlist: tuple[str, ...] = ()
     data_dir: Path = Path("var")
     database_url: str = ""
@@ -42,11 +46,18 @@ class Settings:
         def get(name: str, default: str = "") -> str:
             return str(values.get(f"AZA_CDS_{name}", default)).strip()
 
-        auth = get("AUTH", "off").lower()
+        auth = get("AUTH", "required").lower()
         if auth not in ("off", "required"):
             raise ConfigError(f"AZA_CDS_AUTH must be 'required' or 'off', not {auth!r}")
+        public_url = get("PUBLIC_URL").rstrip("/")
+        if public_url and not public_url.startswith(("https://", "http://")):
+            raise ConfigError(f"AZA_CDS_PUBLIC_URL must be an http(s) URL, not {public_url!r}")
         return cls(
             auth=auth,
+            trust_file=Path(get("TRUST_FILE")) if get("TRUST_FILE") else None,
+            public_url=public_url,
+            dev=_switch(get, "DEV", False),
+            max_prefetch_entries=_number(get, "MAX_PREFETCH_ENTRIES", 20_000, int),
             fhir_allowlist=_split(get("FHIR_ALLOWLIST")),
             data_dir=Path(get("DATA_DIR", "var")),
             database_url=get("DATABASE_URL"),

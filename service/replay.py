@@ -71,7 +71,8 @@ class InProcess:
     def __init__(self):
         from service.app import create_app
 
-        self._client = create_app({"AZA_CDS_DATABASE_URL": "sqlite://"}).test_client()
+        # In-process calls never leave this process, so there is no token to check.
+        self._client = create_app({"AZA_CDS_DATABASE_URL": "sqlite://", "AZA_CDS_AUTH": "off"}).test_client()
 
     def post(self, service: str, request: dict) -> tuple[int, Any]:
         response = self._client.post(

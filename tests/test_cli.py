@@ -80,7 +80,7 @@ def free_port() -> int:
 
 def test_serve_runs_gunicorn_on_embedded_defaults(tmp_path):
     port = free_port()
-    env = {**os.environ, "AZA_CDS_DATA_DIR": str(tmp_path)}
+    env = {**os.environ, "AZA_CDS_DATA_DIR": str(tmp_path), "AZA_CDS_AUTH": "off"}
     process = subprocess.Popen(
         [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--workers", "2"],
         env=env,

@@ -10,7 +10,7 @@ from service.config import ConfigError, Settings
 
 def test_defaults_need_no_external_service(tmp_path):
     settings = Settings.from_mapping({"AZA_CDS_DATA_DIR": str(tmp_path)})
-    assert settings.auth == "off" and settings.fhir_allowlist == ()
+    assert settings.auth == "required" and settings.fhir_allowlist == () and not settings.dev
     assert settings.sqlalchemy_url == f"sqlite:///{tmp_path}/aza-cds.sqlite3"
 
 
@@ -34,8 +34,8 @@ def test_bad_values_are_refused_with_the_variable_name(name, value):
         Settings.from_mapping({f"AZA_CDS_{name}": value})
 
 
-def test_auth_required_refuses_to_start_until_jwt_verification_exists(tmp_path):
-    with pytest.raises(ConfigError, match="not in this version yet"):
+def test_auth_required_without_trust_refuses_to_start(tmp_path):
+    with pytest.raises(ConfigError, match="AZA_CDS_TRUST_FILE"):
         create_app({"AZA_CDS_AUTH": "required", "AZA_CDS_DATA_DIR": str(tmp_path)})
 
 

@@ -48,7 +48,7 @@ def on_azathioprine():
 @pytest.fixture
 def allowed(make_app, fhir_server):
     """A client whose service may call the stub FHIR server back."""
-    return make_app(fhir_allowlist=fhir_server.base_url).test_client()
+    return make_app(fhir_allowlist=fhir_server.base_url, dev="on").test_client()  # dev: http to loopback
 
 
 def test_present_prefetch_is_used_without_calling_back(allowed, fhir_server):
@@ -140,7 +140,7 @@ def test_next_page_that_cannot_be_fetched_is_reported(client, fhir_server):
 
 
 def test_next_link_to_another_server_is_not_followed(make_app, fhir_server, monkeypatch):
-    app = make_app(fhir_allowlist=fhir_server.base_url)
+    app = make_app(fhir_allowlist=fhir_server.base_url, dev="on")
     client_side = app.extensions["aza_cds"].engine.fhir_client
     requested: list[str] = []
     real_get = client_side.get_json
@@ -159,7 +159,7 @@ def test_next_link_to_another_server_is_not_followed(make_app, fhir_server, monk
     [
         (lambda server, make_app: make_app().test_client(), "not in AZA_CDS_FHIR_ALLOWLIST"),
         (
-            lambda server, make_app: make_app(fhir_allowlist=server.base_url + "/other").test_client(),
+            lambda server, make_app: make_app(fhir_allowlist=server.base_url + "/other", dev="on").test_client(),
             "not in AZA_CDS_FHIR_ALLOWLIST",
         ),
     ],
@@ -201,7 +201,7 @@ def test_failed_call_backs_for_required_data_are_412(allowed, fhir_server, answe
 
 
 def test_slow_fhir_server_is_abandoned_within_the_budget(make_app, fhir_server):
-    client = make_app(fhir_allowlist=fhir_server.base_url, fhir_timeout_seconds="0.5").test_client()
+    client = make_app(fhir_allowlist=fhir_server.base_url, fhir_timeout_seconds="0.5", dev="on").test_client()
     fhir_server.answer(MEDS_QUERY, bundle([]), delay=3)
     started = time.monotonic()
     response = post_json(client, PATIENT_VIEW, hook_request("patient-view", {}, fhirServer=fhir_server.base_url))
@@ -210,14 +210,14 @@ def test_slow_fhir_server_is_abandoned_within_the_budget(make_app, fhir_server):
 
 
 def test_huge_fhir_response_is_refused(make_app, fhir_server):
-    client = make_app(fhir_allowlist=fhir_server.base_url, fhir_max_response_bytes="5000").test_client()
+    client = make_app(fhir_allowlist=fhir_server.base_url, fhir_max_response_bytes="5000", dev="on").test_client()
     fhir_server.answer(MEDS_QUERY, bundle([med_request(f"m{i}", AZATHIOPRINE) for i in range(200)]))
     response = post_json(client, PATIENT_VIEW, hook_request("patient-view", {}, fhirServer=fhir_server.base_url))
     assert response.status_code == 412 and "larger than" in response.get_json()["message"]
 
 
 def test_page_cap_stops_endless_paging(make_app, fhir_server):
-    client = make_app(fhir_allowlist=fhir_server.base_url, fhir_max_pages="3").test_client()
+    client = make_app(fhir_allowlist=fhir_server.base_url, fhir_max_pages="3", dev="on").test_client()
     fhir_server.answer(
         MEDS_QUERY,
         bundle(

@@ -19,20 +19,27 @@ class FhirClient:
     def __init__(
         self,
         allowlist: tuple[str, ...],
+        allow_loopback_http: bool = False,
         budget_seconds: float = 2.0,
         max_pages: int = 10,
         max_response_bytes: int = 10_000_000,
     ):
         self.allowlist = tuple(urlsplit(prefix) for prefix in allowlist)
+        self.allow_loopback_http = allow_loopback_http
         self.budget_seconds = budget_seconds
         self.max_pages = max_pages
         self.max_response_bytes = max_response_bytes
         self._http = httpx.Client(follow_redirects=False, headers={"Accept": "application/fhir+json"})
 
     def is_allowed(self, url: str) -> bool:
-        """Scheme, host and port equal to an allow-list entry, and the path under its path."""
+        """https (plain http only to loopback in developer mode), scheme, host and port equal to an allow-list
+        entry, and the path under its path."""
         target = urlsplit(url)
-        if target.scheme not in ("http", "https") or not target.hostname or target.username or target.password:
+        if not target.hostname or target.username or target.password:
+            return False
+        if target.scheme != "https" and not (
+            target.scheme == "http" and self.allow_loopback_http and _loopback(target)
+        ):
             return False
         return any(_same_origin(target, prefix) and _under(target.path, prefix.path) for prefix in self.allowlist)
 
@@ -122,6 +129,10 @@ def unpack(document: dict) -> tuple[list[dict], str | None]:
         (link.get("url") for link in links if isinstance(link, dict) and link.get("relation") == "next"), None
     )
     return resources, next_url if isinstance(next_url, str) and next_url else None
+
+
+def _loopback(parts) -> bool:
+    return parts.hostname in ("localhost", "::1") or parts.hostname.startswith("127.")
 
 
 def _same_origin(target, prefix) -> bool:

@@ -12,14 +12,15 @@ log = logging.getLogger("aza_cds")
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, error: str, message: str, **extra):
+    def __init__(self, status: int, error: str, message: str, headers: dict | None = None, **extra):
         super().__init__(message)
         self.status = status
+        self.headers = headers or {}
         self.body = {"error": error, "message": message, **extra}
 
 
-def json_response(payload: object, status: int = 200) -> Response:
-    return Response(orjson.dumps(payload), status=status, mimetype="application/json")
+def json_response(payload: object, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(orjson.dumps(payload), status=status, mimetype="application/json", headers=headers)
 
 
 def read_json_object() -> dict:
@@ -39,7 +40,7 @@ def read_json_object() -> dict:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def api_error(error: ApiError):
-        return json_response(error.body, error.status)
+        return json_response(error.body, error.status, error.headers)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

@@ -2,5 +2,6 @@
 
 from service.store.db import open_database
 from service.store.feedback import FeedbackStore, SqlFeedbackStore
+from service.store.replay import SqlReplayStore
 
-__all__ = ["FeedbackStore", "SqlFeedbackStore", "open_database"]
+__all__ = ["FeedbackStore", "SqlFeedbackStore", "SqlReplayStore", "open_database"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text
+from sqlalchemy import Column, DateTime, Float, Integer, MetaData, PrimaryKeyConstraint, String, Table, Text
 
 metadata = MetaData()
 
@@ -21,4 +21,14 @@ feedback = Table(
     Column("override_display", String(1024), nullable=True),
     Column("user_comment", Text, nullable=True),
     Column("received_at", DateTime(timezone=True), nullable=False),
+)
+
+# Token ids (jti) of accepted EHR calls, kept until they expire: a second use is a replay.
+token_ids = Table(
+    "token_ids",
+    metadata,
+    Column("iss", String(512), nullable=False),
+    Column("jti", String(256), nullable=False),
+    Column("expires_at", Float, nullable=False, index=True),
+    PrimaryKeyConstraint("iss", "jti"),
 )

@@ -1,0 +1,101 @@
+"""Verify the bearer JWT of an EHR call (CDS Hooks 2.0 + best practices). Every refusal is one AuthError whose
+reason goes to the server log only; the client always gets the same 401.
+
+Time claims are checked here against an injectable clock (60 s skew), not inside PyJWT, so that recorded third-party
+tokens can be verified in tests with the clock frozen at their `iat`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import jwt
+
+from service.auth.trust import KeyNotFound, TrustStore
+
+REQUIRED_CLAIMS = ("iss", "aud", "exp", "iat", "jti")
+CLOCK_SKEW_SECONDS = 60
+MAX_LIFETIME_SECONDS = 300
+REFUSED_ALGORITHMS = {"none", "HS256", "HS384", "HS512"}
+# PyJWT checks signature, aud and iss and that the claims exist; the time claims are checked by _check_times.
+DECODE_OPTIONS = {"require": list(REQUIRED_CLAIMS), "verify_exp": False, "verify_nbf": False, "verify_iat": False}
+
+
+class AuthError(Exception):
+    """A refused token; `str(error)` is the reason for the server log (never sent to the client)."""
+
+
+class ReplayStore(Protocol):
+    def first_use(self, iss: str, jti: str, expires_at: float) -> bool:
+        """Record the token id; False when it was seen before within its lifetime."""
+        ...
+
+
+@dataclass(frozen=True)
+class Verified:
+    iss: str
+    jti: str
+    sub: str | None
+
+
+class TokenVerifier:
+    def __init__(self, trust: TrustStore, replays: ReplayStore, clock: Callable[[], float] = time.time):
+        self._trust = trust
+        self._replays = replays
+        self._clock = clock
+
+    def verify(self, authorization: str | None, audience: str) -> Verified:
+        token = _bearer(authorization)
+        try:
+            header = jwt.get_unverified_header(token)
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError as error:
+            raise AuthError(f"malformed token: {error}") from None
+        issuer = self._trust.issuers.get(unverified.get("iss"))  # refused before any key is fetched
+        if issuer is None:
+            raise AuthError(f"issuer {unverified.get('iss')!r} is not trusted")
+        algorithm, kid, jku = header.get("alg"), header.get("kid"), header.get("jku")
+        if algorithm in REFUSED_ALGORITHMS or algorithm not in issuer.algorithms:
+            raise AuthError(f"algorithm {algorithm!r} is not accepted for {issuer.iss}")
+        if header.get("typ", "JWT") != "JWT" or not isinstance(kid, str) or not kid:
+            raise AuthError("header must carry typ JWT and a kid")
+        if jku is not None and jku not in issuer.jku:
+            raise AuthError(f"jku {jku!r} is not allowed for {issuer.iss}")
+        try:
+            key = self._trust.key_for(issuer, kid, jku)
+            claims = jwt.decode(
+                token, key.key, algorithms=[algorithm], audience=audience, issuer=issuer.iss, options=DECODE_OPTIONS
+            )
+        except (KeyNotFound, jwt.PyJWTError) as error:
+            raise AuthError(f"token refused: {error}") from None
+        self._check_times(claims)
+        if not isinstance(claims["jti"], str) or not claims["jti"]:
+            raise AuthError("jti must be a non-empty string")
+        if not self._replays.first_use(issuer.iss, claims["jti"], float(claims["exp"])):
+            raise AuthError(f"jti {claims['jti']!r} was already used")
+        sub = claims.get("sub")
+        return Verified(iss=issuer.iss, jti=claims["jti"], sub=sub if isinstance(sub, str) else None)
+
+    def _check_times(self, claims: dict) -> None:
+        now = self._clock()
+        issued, expires = claims["iat"], claims["exp"]
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (issued, expires)):
+            raise AuthError("iat and exp must be numbers")
+        if issued > now + CLOCK_SKEW_SECONDS:
+            raise AuthError("iat is in the future")
+        if expires - issued > MAX_LIFETIME_SECONDS:
+            raise AuthError(f"token lives {expires - issued:.0f} s, more than {MAX_LIFETIME_SECONDS} s")
+        if expires < now - CLOCK_SKEW_SECONDS:
+            raise AuthError("token expired")
+        not_before = claims.get("nbf")
+        if isinstance(not_before, int | float) and not_before > now + CLOCK_SKEW_SECONDS:
+            raise AuthError("token not valid yet (nbf)")
+
+
+def _bearer(authorization: str | None) -> str:
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthError("no bearer token")
+    return token.strip()

@@ -1,0 +1,29 @@
+"""Every call to the CDS services (discovery, hooks, feedback) carries a verified JWT, except CORS preflights."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, request
+
+from service.auth import AuthError, TokenVerifier
+from service.http.errors import ApiError
+
+log = logging.getLogger("aza_cds")
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="aza-cds"'}
+
+
+def register_auth(app: Flask, verifier: TokenVerifier, public_url: str) -> None:
+    @app.before_request
+    def require_token():
+        if request.method == "OPTIONS" or not request.path.startswith("/cds-services"):
+            return None
+        audience = (public_url or request.host_url.rstrip("/")) + request.path
+        try:
+            verified = verifier.verify(request.headers.get("Authorization"), audience)
+        except AuthError as refusal:
+            # The reason is for operators; the token itself is never logged.
+            log.warning("auth refused path=%s reason=%s", request.path, refusal)
+            raise ApiError(401, "unauthorized", "A valid bearer token is required.", headers=CHALLENGE) from None
+        log.info("auth ok iss=%s jti=%s", verified.iss, verified.jti)
+        return None

@@ -1,0 +1,277 @@
+"""JWT authentication of EHR calls: a negative matrix with keys generated here, positives for ES384 and RS384, the
+CDS Hooks sandbox's own recorded tokens (clock frozen at their iat), replay across app instances, key fetching."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from pathlib import Path
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from helpers import hook_request
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+from service.auth import AuthError, TokenVerifier, TrustStore
+
+ISS = "https://ehr.example.org/fhir"
+JKU = "https://ehr.example.org/jwks"
+BASE = "http://localhost"
+SERVICE = "/cds-services/azathioprine-patient-view"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "sandbox"
+
+
+def jwk(public_key, kid: str, algorithm) -> dict:
+    return json.loads(algorithm.to_jwk(public_key)) | {"kid": kid, "use": "sig"}
+
+
+@pytest.fixture(scope="module")
+def keys():
+    es = ec.generate_private_key(ec.SECP384R1())
+    rs = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return {
+        "es": es,
+        "rs": rs,
+        "jwks": {"keys": [jwk(es.public_key(), "es-1", ECAlgorithm), jwk(rs.public_key(), "rs-1", RSAAlgorithm)]},
+    }
+
+
+@pytest.fixture
+def trust_file(tmp_path, keys):
+    path = tmp_path / "trust.json"
+    path.write_text(json.dumps({"issuers": [{"iss": ISS, "jwks": keys["jwks"]}]}))  # inline keys only: no fetch
+    return path
+
+
+@pytest.fixture
+def secured(make_app, trust_file):
+    return make_app(auth="required", trust_file=str(trust_file))
+
+
+def token(keys, path=SERVICE, key="es", header=None, **claims) -> str:
+    now = int(time.time())
+    payload = {"iss": ISS, "aud": BASE + path, "iat": now, "exp": now + 300, "jti": str(uuid.uuid4())} | claims
+    payload = {name: value for name, value in payload.items() if value is not None}
+    algorithm, kid = ("ES384", "es-1") if key == "es" else ("RS384", "rs-1")
+    return jwt.encode(payload, keys[key], algorithm=algorithm, headers={"kid": kid, "typ": "JWT", **(header or {})})
+
+
+def call(client, bearer: str | None, path=SERVICE):
+    headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+    if path == "/cds-services":
+        return client.get(path, headers=headers)
+    body = hook_request("patient-view", {"medicationRequests": {"resourceType": "Bundle", "type": "searchset"}})
+    if path.endswith("/feedback"):
+        body = {"feedback": [{"card": "c1", "outcome": "overridden", "outcomeTimestamp": "2026-11-29T10:00:00Z"}]}
+    return client.post(path, data=json.dumps(body), content_type="application/json", headers=headers)
+
+
+def assert_refused(response):
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert response.get_json() == {"error": "unauthorized", "message": "A valid bearer token is required."}
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def hs256_with_public_key(keys) -> str:
+    """The classic algorithm-confusion attack: HMAC keyed with the public key's PEM."""
+    pem = (
+        keys["es"]
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    now = int(time.time())
+    head = b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": "es-1"}).encode())
+    body = b64(json.dumps({"iss": ISS, "aud": BASE + SERVICE, "iat": now, "exp": now + 300, "jti": "x"}).encode())
+    signature = b64(hmac.new(pem, f"{head}.{body}".encode(), hashlib.sha256).digest())
+    return f"{head}.{body}.{signature}"
+
+
+# case -> (token maker, the reason the server logs; the client only ever sees the same 401)
+NEGATIVES = {
+    "no-token": lambda keys: None,
+    "malformed": lambda keys: "not.a.jwt",
+    "alg-none": lambda keys: jwt.encode(
+        {"iss": ISS, "aud": BASE + SERVICE, "iat": int(time.time()), "exp": int(time.time()) + 300, "jti": "n"},
+        None,
+        algorithm="none",
+        headers={"kid": "es-1"},
+    ),
+    "hs256-with-public-key": hs256_with_public_key,
+    "aud-is-base-url": lambda keys: token(keys, aud=BASE),
+    "aud-is-discovery-url": lambda keys: token(keys, aud=BASE + "/cds-services"),
+    "aud-is-feedback-url": lambda keys: token(keys, aud=BASE + SERVICE + "/feedback"),
+    "expired": lambda keys: token(keys, iat=int(time.time()) - 1000, exp=int(time.time()) - 700),
+    "iat-in-future": lambda keys: token(keys, iat=int(time.time()) + 600, exp=int(time.time()) + 800),
+    "lifetime-over-5-minutes": lambda keys: token(keys, exp=int(time.time()) + 600),
+    "nbf-in-future": lambda keys: token(keys, nbf=int(time.time()) + 600),
+    "missing-jti": lambda keys: token(keys, jti=None),
+    "missing-exp": lambda keys: token(keys, exp=None),
+    "unknown-kid": lambda keys: token(keys, header={"kid": "nobody"}),
+    "unknown-iss": lambda keys: token(keys, iss="https://evil.example.com"),
+    "jku-not-allowed": lambda keys: token(keys, header={"jku": "https://evil.example.com/jwks"}),
+    "tampered-signature": lambda keys: token(keys)[:-4] + "AAAA",
+    "tampered-payload": lambda keys: ".".join(
+        [token(keys).split(".")[0], b64(b'{"iss":"x"}'), token(keys).split(".")[2]]
+    ),
+}
+
+
+REASONS = {
+    "no-token": "no bearer token",
+    "malformed": "malformed token",
+    "alg-none": "algorithm 'none'",
+    "hs256-with-public-key": "algorithm 'HS256'",
+    "aud-is-base-url": "Audience",
+    "aud-is-discovery-url": "Audience",
+    "aud-is-feedback-url": "Audience",
+    "expired": "expired",
+    "iat-in-future": "iat is in the future",
+    "lifetime-over-5-minutes": "more than 300 s",
+    "nbf-in-future": "nbf",
+    "missing-jti": '"jti"',
+    "missing-exp": '"exp"',
+    "unknown-kid": "no key 'nobody'",
+    "unknown-iss": "not trusted",
+    "jku-not-allowed": "jku",
+    "tampered-signature": "Signature verification failed",
+    "tampered-payload": "not trusted",
+}
+
+
+@pytest.mark.parametrize("case", NEGATIVES, ids=list(NEGATIVES))
+def test_refused_tokens_get_401_without_detail(secured, keys, case, caplog):
+    with caplog.at_level("WARNING", logger="aza_cds"):
+        assert_refused(call(secured.test_client(), NEGATIVES[case](keys)))
+    assert REASONS[case] in caplog.text
+
+
+@pytest.mark.parametrize("path", ["/cds-services", SERVICE, SERVICE + "/feedback"])
+def test_es384_token_for_the_exact_url_is_accepted(secured, keys, path):
+    response = call(secured.test_client(), token(keys, path=path), path)
+    assert response.status_code == 200, response.get_json()
+
+
+def test_rs384_with_epic_style_claims_is_accepted(secured, keys):
+    now = int(time.time())
+    bearer = token(keys, key="rs", sub="epic-client-id", nbf=now - 300, client_id="x", epic_extra={"a": 1})
+    assert call(secured.test_client(), bearer).status_code == 200
+
+
+def test_an_audience_list_holding_the_url_is_accepted(secured, keys):
+    assert call(secured.test_client(), token(keys, aud=[BASE + SERVICE, "https://other"])).status_code == 200
+
+
+def test_replayed_jti_is_refused(secured, keys):
+    bearer = token(keys)
+    client = secured.test_client()
+    assert call(client, bearer).status_code == 200
+    assert_refused(call(client, bearer))
+
+
+def test_replay_is_refused_across_two_instances_sharing_a_database(make_app, trust_file, keys):
+    first = make_app(auth="required", trust_file=str(trust_file))
+    second = make_app(auth="required", trust_file=str(trust_file))  # same data dir: same SQLite database
+    bearer = token(keys)
+    assert call(first.test_client(), bearer).status_code == 200
+    assert_refused(call(second.test_client(), bearer))
+
+
+def test_public_url_sets_the_expected_audience(make_app, trust_file, keys):
+    app = make_app(auth="required", trust_file=str(trust_file), public_url="https://cds.example.org/")
+    assert call(app.test_client(), token(keys, aud="https://cds.example.org" + SERVICE)).status_code == 200
+    assert_refused(call(app.test_client(), token(keys)))  # the internal URL is not the audience
+
+
+def test_preflight_needs_no_token(secured):
+    response = secured.test_client().options(
+        SERVICE, headers={"Origin": "http://127.0.0.1:8080", "Access-Control-Request-Method": "POST"}
+    )
+    assert response.status_code == 200
+
+
+def test_no_token_or_jwt_in_logs(secured, keys, caplog):
+    bearer = token(keys)
+    with caplog.at_level("INFO", logger="aza_cds"):
+        call(secured.test_client(), bearer)
+        call(secured.test_client(), bearer)  # replay: refused and logged
+        call(secured.test_client(), hs256_with_public_key(keys))
+    assert "auth refused" in caplog.text and "auth ok" in caplog.text
+    for part in bearer.split("."):
+        assert part not in caplog.text
+
+
+class MemoryReplays:
+    def __init__(self):
+        self.seen = set()
+
+    def first_use(self, iss, jti, expires_at):
+        new = (iss, jti) not in self.seen
+        self.seen.add((iss, jti))
+        return new
+
+
+def sandbox_requests():
+    lines = [json.loads(line) for line in (SHARED / "captured-requests.jsonl").read_text().splitlines()]
+    return [line for line in lines if "Authorization" in line["headers"]]
+
+
+@pytest.mark.parametrize("captured", sandbox_requests(), ids=lambda c: f"{c['method']} {c['path']}")
+def test_the_sandbox_tokens_verify_in_developer_trust(captured):
+    """Genuine third-party vectors: each verifies against the shipped developer trust file at its own iat."""
+    bearer = captured["headers"]["Authorization"].split()[1]
+    issued = jwt.decode(bearer, options={"verify_signature": False})["iat"]
+    trust = TrustStore.from_files([Path(__file__).resolve().parents[1] / "service" / "auth" / "dev-trust.json"])
+    verifier = TokenVerifier(trust, MemoryReplays(), clock=lambda: issued + 5)
+    verified = verifier.verify(f"Bearer {bearer}", "http://127.0.0.1:3001" + captured["path"])
+    assert verified.iss == "https://sandbox.cds-hooks.org"
+    with pytest.raises(AuthError):  # and a day later it has expired
+        TokenVerifier(trust, MemoryReplays(), clock=lambda: issued + 86400).verify(
+            f"Bearer {bearer}", "http://127.0.0.1:3001" + captured["path"]
+        )
+
+
+class TestFetchedKeys:
+    """Keys from jwks_url or an allowed jku: fetched once, refreshed for an unknown kid, at most once a minute."""
+
+    def make(self, keys, tmp_path, served):
+        calls = []
+
+        def fetch(url):
+            calls.append(url)
+            return served[url]
+
+        path = tmp_path / "trust.json"
+        path.write_text(json.dumps({"issuers": [{"iss": ISS, "jwks_url": JKU, "jku": [JKU]}]}))
+        trust = TrustStore.from_files([path], fetch=fetch)
+        return TokenVerifier(trust, MemoryReplays()), calls
+
+    def test_fetched_once_then_cached(self, keys, tmp_path):
+        verifier, calls = self.make(keys, tmp_path, {JKU: keys["jwks"]})
+        for _ in range(3):
+            verifier.verify(f"Bearer {token(keys)}", BASE + SERVICE)
+        assert calls == [JKU]
+
+    def test_unknown_kid_refreshes_but_is_rate_limited(self, keys, tmp_path):
+        verifier, calls = self.make(keys, tmp_path, {JKU: {"keys": []}})
+        for _ in range(5):
+            with pytest.raises(AuthError):
+                verifier.verify(f"Bearer {token(keys)}", BASE + SERVICE)
+        assert calls == [JKU]  # one fetch, not five
+
+    def test_unknown_issuer_and_foreign_jku_are_refused_before_any_fetch(self, keys, tmp_path):
+        verifier, calls = self.make(keys, tmp_path, {JKU: keys["jwks"]})
+        for bearer in (token(keys, iss="https://evil.example.com"), token(keys, header={"jku": "https://evil/jwks"})):
+            with pytest.raises(AuthError):
+                verifier.verify(f"Bearer {bearer}", BASE + SERVICE)
+        assert calls == []
