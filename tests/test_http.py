@@ -176,3 +176,21 @@ def test_logs_carry_no_patient_id_or_token(client, caplog):
     text = caplog.text + json.dumps([r.__dict__ for r in caplog.records], default=str)
     assert "hook service=" in caplog.text
     assert "patient-identifier-42" not in text and "SECRET-TOKEN" not in text
+
+
+def test_too_many_resources_is_413(make_app):
+    client = make_app(max_prefetch_entries="50").test_client()
+    body = order_select(
+        prefetch={
+            "medicationRequests": bundle([med_request(f"m{i}", AZATHIOPRINE) for i in range(60)]),
+            "labs": bundle([]),
+        }
+    )
+    response = post_json(client, SERVICE, body)
+    assert response.status_code == 413
+    assert "AZA_CDS_MAX_PREFETCH_ENTRIES" in response.get_json()["message"]
+
+
+def test_json_nested_too_deep_is_400(client):
+    response = client.post(SERVICE, data=b'{"a":' * 1100 + b"1" + b"}" * 1100, content_type="application/json")
+    assert response.status_code == 400 and response.get_json()["error"] == "too_deep"

@@ -265,3 +265,18 @@ def test_template_rendering():
 )
 def test_allow_list_matches_scheme_host_port_and_path_prefix(url, allowed):
     assert FhirClient(("https://ehr.example.org/fhir",)).is_allowed(url) is allowed
+
+
+def test_plain_http_fhir_server_is_not_called_outside_developer_mode(make_app, fhir_server):
+    """Allow-listed but not https, and not developer mode: the token must not travel in clear."""
+    client = make_app(fhir_allowlist=fhir_server.base_url).test_client()
+    body = hook_request("patient-view", {}, fhirServer=fhir_server.base_url, fhirAuthorization=TOKEN)
+    response = post_json(client, PATIENT_VIEW, body)
+    assert response.status_code == 412 and fhir_server.requests == []
+
+
+def test_https_required_except_loopback_in_developer_mode():
+    plain = FhirClient(("http://127.0.0.1:9090/fhir", "http://ehr.example.org/fhir"), allow_loopback_http=True)
+    assert plain.is_allowed("http://127.0.0.1:9090/fhir")
+    assert not plain.is_allowed("http://ehr.example.org/fhir")  # never plain http to another host
+    assert not FhirClient(("http://127.0.0.1:9090/fhir",)).is_allowed("http://127.0.0.1:9090/fhir")

@@ -31,6 +31,8 @@ def read_json_object() -> dict:
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
+        if "depth limit" in str(error).lower():
+            raise ApiError(400, "too_deep", "The request JSON is nested deeper than 1024 levels.", path="$") from None
         raise ApiError(400, "malformed_json", f"The request body is not valid JSON: {error}", path="$") from None
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_request", "The request body must be a JSON object.", path="$")

@@ -30,6 +30,14 @@ def call_service(service_id: str):
     except (SchemaViolation, InvalidCall) as error:
         raise ApiError(400, "invalid_request", str(error), path=error.path) from None
     app = state()
+    entries = call.resource_count()
+    if entries > app.settings.max_prefetch_entries:
+        raise ApiError(
+            413,
+            "too_many_resources",
+            f"The request carries {entries} resources; this service accepts at most "
+            f"{app.settings.max_prefetch_entries} (AZA_CDS_MAX_PREFETCH_ENTRIES).",
+        )
     try:
         cards = app.engine.run(call)
     except DataUnavailable as missing:

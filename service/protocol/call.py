@@ -51,6 +51,13 @@ class HookCall:
         entries = bundle.get("entry") if isinstance(bundle, dict) else None
         return entries if isinstance(entries, list) else []
 
+    def resource_count(self) -> int:
+        """Resources in the draft orders and the prefetch (Bundle entries count one each)."""
+        values = [*self.prefetch.values(), self.context.get("draftOrders")]
+        return sum(
+            len(v["entry"]) if isinstance(v, dict) and isinstance(v.get("entry"), list) else 1 for v in values if v
+        )
+
     @property
     def selections(self) -> frozenset[str]:
         return frozenset(self.context.get("selections") or ())
