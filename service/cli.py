@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+from pathlib import Path
 
 import orjson
 
@@ -43,7 +44,17 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--url", help="base URL of a running service (default: in-process)")
     replay.add_argument("--json", action="store_true", help="print each response as a JSON line")
     replay.add_argument("--check", action="store_true", help="compare with expected outcomes; exit 1 on a difference")
+    replay.add_argument("--sign-key", type=Path, help="PEM private key to sign a JWT for each call (with --url)")
+    replay.add_argument("--iss", help="issuer of the signed JWTs")
+    replay.add_argument("--kid", help="key id of the signed JWTs")
     replay.set_defaults(run=_replay)
+
+    trust = commands.add_parser("trust", help="trust-file tools")
+    trust_commands = trust.add_subparsers(required=True, metavar="ACTION")
+    new_client = trust_commands.add_parser("new-client", help="make a client key pair and a trust file for it")
+    new_client.add_argument("--iss", required=True, help="the issuer the client will put in its tokens")
+    new_client.add_argument("--out", type=Path, required=True, help="folder for client-key.pem and trust.json")
+    new_client.set_defaults(run=_new_client)
 
     knowledge = commands.add_parser("knowledge", help="knowledge-pack tools")
     knowledge_commands = knowledge.add_subparsers(required=True, metavar="ACTION")
@@ -66,7 +77,15 @@ def _replay(args) -> int:
     from service import replay
 
     logging.getLogger("aza_cds").setLevel(logging.ERROR)
-    sender = replay.OverHttp(args.url) if args.url else replay.InProcess()
+    signer = None
+    if args.sign_key:
+        from service.auth.client import TokenSigner
+
+        if not (args.url and args.iss and args.kid):
+            print("aza-cds: --sign-key needs --url, --iss and --kid", file=sys.stderr)
+            return 2
+        signer = TokenSigner(args.sign_key, args.iss, args.kid)
+    sender = replay.OverHttp(args.url, signer) if args.url else replay.InProcess()
     paths = replay.fixture_paths(args.paths)
     failures = 0
     for path in paths:
@@ -87,6 +106,15 @@ def _replay(args) -> int:
     if args.check:
         print(f"replay: {failures} of {len(paths)} fixtures differ or could not be read", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _new_client(args) -> int:
+    from service.auth.client import TokenSigner, new_client
+
+    key_path, trust_path = new_client(args.iss, args.out)
+    print(f"private key: {key_path} (keep it secret)\ntrust file:  {trust_path} (give it to the service)")
+    print(f"kid:         {TokenSigner.kid_of(trust_path)}")
+    return 0
 
 
 def _knowledge_check(args) -> int:

@@ -82,12 +82,17 @@ class InProcess:
 
 
 class OverHttp:
-    def __init__(self, base_url: str):
+    """Sends fixtures to a running service; with a signer, each call carries a fresh JWT for its exact URL."""
+
+    def __init__(self, base_url: str, signer=None):
         self._base = base_url.rstrip("/")
         self._http = httpx.Client(timeout=30)
+        self._signer = signer
 
     def post(self, service: str, request: dict) -> tuple[int, Any]:
-        response = self._http.post(f"{self._base}/cds-services/{service}", json=request)
+        url = f"{self._base}/cds-services/{service}"
+        headers = {"Authorization": f"Bearer {self._signer.token(url)}"} if self._signer else {}
+        response = self._http.post(url, json=request, headers=headers)
         try:
             return response.status_code, response.json()
         except ValueError:

@@ -115,3 +115,21 @@ def test_replay_reports_files_that_are_not_fixtures(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "patient.json: not a replayable fixture: it has no 'service'" in err
     assert "broken.json: not a replayable fixture" in err
+
+
+def test_replay_signs_each_call_for_a_service_that_requires_tokens(make_app, tmp_path, capsys):
+    """An integrator's flow: make a client key and trust file, run the service trusting it, replay with signing."""
+    assert main(["trust", "new-client", "--iss", "https://integrator.example", "--out", str(tmp_path / "client")]) == 0
+    kid = capsys.readouterr().out.split("kid:")[1].strip()
+    app = make_app(auth="required", trust_file=str(tmp_path / "client" / "trust.json"))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    try:
+        fixtures = [str(FIXTURES / "order-select-azathioprine-while-on-febuxostat.json")]
+        assert main(["replay", "--check", "--url", url, *fixtures]) == 1  # unsigned: 401
+        assert "HTTP 401" in capsys.readouterr().out
+        signed = ["--sign-key", str(tmp_path / "client" / "client-key.pem"), "--iss", "https://integrator.example"]
+        assert main(["replay", "--check", "--url", url, *signed, "--kid", kid, *fixtures]) == 0
+    finally:
+        server.shutdown()
