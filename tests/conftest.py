@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -82,3 +84,18 @@ def fhir_server():
     server = StubFhirServer()
     yield server
     server.close()
+
+
+SECRET_IN_LOGS = re.compile(r"eyJ[\w-]{8,}\.eyJ|Bearer\s+\S|opaque-token-123|SECRET-TOKEN|access_token")
+PATIENT_IDS_IN_TESTS = ("patient-identifier-42", "smart-1288992", "pt-1001", "pt-1005")
+
+
+@pytest.fixture(autouse=True)
+def no_secrets_or_patient_ids_in_logs(caplog):
+    """For every test: nothing logged may hold a JWT, a bearer header, an access token or a patient id."""
+    caplog.set_level(logging.INFO, logger="aza_cds")
+    yield
+    for record in caplog.records:
+        text = record.getMessage()
+        assert not SECRET_IN_LOGS.search(text), f"secret in log: {text[:120]}"
+        assert not any(pid in text for pid in PATIENT_IDS_IN_TESTS), f"patient id in log: {text[:120]}"
