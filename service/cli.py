@@ -49,6 +49,14 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--kid", help="key id of the signed JWTs")
     replay.set_defaults(run=_replay)
 
+    bench = commands.add_parser("bench", help="measure aza-cds side by side with a floor app and a naive parse")
+    bench.add_argument("--runs", type=int, default=300, help="timed calls per in-process measurement")
+    bench.add_argument("--http", action="store_true", help="also compare both apps under gunicorn with wrk")
+    bench.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    bench.add_argument("--workers", type=int, default=2, help="gunicorn workers for both apps")
+    bench.add_argument("--json", action="store_true", help="print the figures as JSON")
+    bench.set_defaults(run=_bench)
+
     trust = commands.add_parser("trust", help="trust-file tools")
     trust_commands = trust.add_subparsers(required=True, metavar="ACTION")
     new_client = trust_commands.add_parser("new-client", help="make a client key pair and a trust file for it")
@@ -106,6 +114,18 @@ def _replay(args) -> int:
     if args.check:
         print(f"replay: {failures} of {len(paths)} fixtures differ or could not be read", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _bench(args) -> int:
+    from service import bench
+
+    logging.getLogger("aza_cds").setLevel(logging.ERROR)
+    report = bench.run(runs=args.runs, http=args.http, duration=args.duration, workers=args.workers)
+    if args.json:
+        print(orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode())
+    else:
+        bench.print_report(report)
+    return 0
 
 
 def _new_client(args) -> int:

@@ -13,7 +13,7 @@ from service.knowledge import KnowledgePack
 from service.protocol.call import HookCall
 from service.record.clinical import read_coded_entries, read_observations
 from service.record.dates import parse_fhir_datetime
-from service.record.genomics import has_pgx_result, read_phenotypes
+from service.record.genomics import read_genomics
 from service.record.medications import MEDICATION_TYPES, MedicationIndex, Unreadable, read_medication
 from service.record.model import WITHDRAWN_STATUSES, PatientRecord
 from service.terminology import Terminology
@@ -81,8 +81,7 @@ class RecordBuilder:
         observations = _of_type(data.resources("labs") + data.resources("weights"), "Observation")
         terms = self._terminology
         record.labs = read_observations(observations, terms, self._pack)
-        record.phenotypes = read_phenotypes(observations)
-        record.has_pgx_result = has_pgx_result(observations)
+        record.phenotypes, record.has_pgx_result = read_genomics(observations)
         record.conditions = read_coded_entries(_of_type(data.resources("conditions"), "Condition"), terms)
         record.allergies = read_coded_entries(_of_type(data.resources("allergies"), "AllergyIntolerance"), terms)
         immunizations = _of_type(data.resources("immunizations"), "Immunization")

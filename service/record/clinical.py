@@ -44,7 +44,7 @@ def _read_result(part: dict, terminology: Terminology, pack: KnowledgePack, effe
         unit=canonical,
         effective=effective,
         status=status,
-        text=_qualitative(part),
+        text=_qualitative(part) if analyte in QUALITATIVE else "",
         high=_quantity(high, canonical, conversions) if high else None,
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
 
 def parse_fhir_datetime(value: object) -> datetime | None:
@@ -12,6 +13,11 @@ def parse_fhir_datetime(value: object) -> datetime | None:
     """
     if not isinstance(value, str) or len(value) < 4:
         return None
+    return _parse(value)
+
+
+@lru_cache(maxsize=4096)
+def _parse(value: str) -> datetime | None:
     text = value.strip()
     try:
         if len(text) == 4:

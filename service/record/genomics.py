@@ -28,23 +28,35 @@ TEXT_PHENOTYPES = [
 ]
 
 
-def read_phenotypes(observations: Iterable[dict]) -> dict[str, Phenotype]:
-    """The latest phenotype per gene; results that name no phenotype (e.g. a bare star-allele genotype) are skipped."""
+def read_genomics(observations: Iterable[dict]) -> tuple[dict[str, Phenotype], bool]:
+    """The latest phenotype per gene, and whether any TPMT/NUDT15 result exists at all (one pass).
+
+    Results that name no phenotype (e.g. a bare star-allele genotype) count as a result but give no phenotype."""
     found: dict[str, tuple] = {}
+    tested = False
     for observation in observations:
         genes = _genes(observation)
+        if not genes:
+            continue
+        tested = True
         value = _phenotype(observation)
-        if not genes or not value:
+        if not value:
             continue
         when = effective_time(observation)
         for gene in genes:
             if gene not in found or (when and (found[gene][0] is None or when > found[gene][0])):
                 evidence = f"Observation/{observation.get('id', '?')} ({when.date() if when else 'undated'})"
                 found[gene] = (when, Phenotype(gene, value, evidence))
-    return {gene: phenotype for gene, (_, phenotype) in found.items()}
+    return {gene: phenotype for gene, (_, phenotype) in found.items()}, tested
+
+
+def read_phenotypes(observations: Iterable[dict]) -> dict[str, Phenotype]:
+    return read_genomics(observations)[0]
 
 
 def _genes(observation: dict) -> set[str]:
+    if not _may_be_genomic(observation):
+        return set()
     genes = set()
     for component in _dicts(observation.get("component")):
         if GENE_STUDIED in _codes(component.get("code")):
@@ -56,6 +68,22 @@ def _genes(observation: dict) -> set[str]:
     if _codes(code) & TPMT_CODES:
         genes.add("TPMT")
     return genes | {gene for gene in GENES if gene in _words(code)}
+
+
+def _may_be_genomic(observation: dict) -> bool:
+    """A cheap pre-filter: most observations are ordinary labs coded with one LOINC code and no gene name."""
+    if observation.get("component"):
+        return True
+    code = observation.get("code")
+    if not isinstance(code, dict):
+        return False
+    texts = [code.get("text")]
+    for coding in code.get("coding") or ():
+        if isinstance(coding, dict):
+            if isinstance(coding.get("code"), str) and coding["code"] in TPMT_CODES:
+                return True
+            texts.append(coding.get("display"))
+    return any(isinstance(text, str) and ("TPMT" in text.upper() or "NUDT15" in text.upper()) for text in texts)
 
 
 def _phenotype(observation: dict) -> str | None:
@@ -95,4 +123,4 @@ def _dicts(value: object) -> list[dict]:
 
 
 def has_pgx_result(observations: Iterable[dict]) -> bool:
-    return any(_genes(observation) for observation in observations)
+    return read_genomics(observations)[1]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from service.record.dates import first_datetime
-from service.record.dosing import daily_dose
+from service.record.dosing import DailyDose, daily_dose
 from service.record.model import MedicationUse
 from service.terminology import Match, Terminology
 
@@ -51,7 +51,8 @@ def read_medication(
     match, label = _identify(resource, index, terminology, reference)
     status = resource.get("status")
     strength = match.strength_mg if match else None
-    reasons = [terminology.match(reason) for reason in _dicts(resource.get("reasonCode"))]
+    # Dose and indication matter only for drugs the pack knows; skip the work for everything else.
+    reasons = [terminology.match(reason) for reason in _dicts(resource.get("reasonCode"))] if match else []
     return MedicationUse(
         reference=reference,
         resource_type=resource_type,
@@ -65,7 +66,7 @@ def read_medication(
         is_selected=is_selected,
         unverified_code=bool(match and match.unverified),
         strength_mg=strength,
-        dose=daily_dose(resource, strength, now),
+        dose=daily_dose(resource, strength, now) if match else DailyDose(problem="not a drug the rules check"),
         reasons=frozenset().union(*(reason.concepts for reason in reasons if reason)),
         resource=resource,
     )

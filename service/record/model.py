@@ -97,6 +97,7 @@ class PatientRecord:
     medication_problems: list[str] = field(default_factory=list)
     unavailable: dict[str, str] = field(default_factory=dict)  # prefetch key -> why it could not be had
     truncated: dict[str, str] = field(default_factory=dict)  # prefetch key -> what part is missing
+    _latest: dict[str, LabResult] | None = field(default=None, repr=False, compare=False)
 
     @property
     def drafts_in_scope(self) -> list[MedicationUse]:
@@ -112,15 +113,18 @@ class PatientRecord:
     def involves(self, concept: str) -> bool:
         return any(use.has(concept) for use in self.drafts_in_scope + self.active_medications)
 
-    def latest(self, analyte: str, statuses=("final", "amended", "corrected")) -> LabResult | None:
-        """The most recent countable result with a value (none dated in the future)."""
-        cutoff = self.now + timedelta(days=1)
-        results = [
-            r for r in self.labs
-            if r.analyte == analyte and r.status in statuses and r.value is not None and r.effective
-            and r.effective <= cutoff
-        ]  # fmt: skip
-        return max(results, key=lambda r: r.effective, default=None)
+    def latest(self, analyte: str) -> LabResult | None:
+        """The most recent final/amended/corrected result with a value (none dated in the future)."""
+        if self._latest is None:
+            cutoff = self.now + timedelta(days=1)
+            latest: dict[str, LabResult] = {}
+            for r in self.labs:
+                countable = r.status in ("final", "amended", "corrected") and r.value is not None
+                newer = r.analyte not in latest or (r.effective and r.effective > latest[r.analyte].effective)
+                if countable and r.effective and r.effective <= cutoff and newer:
+                    latest[r.analyte] = r
+            self._latest = latest  # rules run after the record is built, so the labs no longer change
+        return self._latest.get(analyte)
 
     def has_condition(self, concepts: set[str] | frozenset[str]) -> bool:
         return any(entry.is_current and entry.concepts & concepts for entry in self.conditions)

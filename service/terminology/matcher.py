@@ -18,6 +18,9 @@ SYSTEM_ALIASES = {
 }
 
 
+WORD = re.compile(r"[a-z0-9]+")
+
+
 @dataclass(frozen=True)
 class Match:
     """What a coded or textual concept was recognised as, and how (shown on cards)."""
@@ -40,8 +43,10 @@ class Terminology:
             for word in concept.text:
                 synonyms[word] = concept.id
         self._synonyms = synonyms
-        alternatives = "|".join(sorted(map(re.escape, synonyms), key=len, reverse=True))
-        self._text = re.compile(rf"\b(?:{alternatives})\b", re.IGNORECASE) if synonyms else None
+        # One-word synonyms are found by splitting the text into words (fast); phrases need a (small) regex.
+        self._words = {word for word in synonyms if re.fullmatch(r"[a-z0-9]+", word)}
+        phrases = sorted((w for w in synonyms if w not in self._words), key=len, reverse=True)
+        self._phrases = re.compile(rf"\b(?:{'|'.join(map(re.escape, phrases))})\b") if phrases else None
 
     def match(self, codeable: object, extra_text: Iterable[str] = ()) -> Match | None:
         """Recognise a CodeableConcept (R4, STU3 or DSTU2 shape); tolerate any malformed input."""
@@ -76,12 +81,13 @@ class Terminology:
         )
 
     def _match_text(self, texts: Iterable[str]) -> Match | None:
-        if self._text is None:
-            return None
         for text in texts:
-            words = self._text.findall(text)
-            if words:
-                concepts = frozenset(self._synonyms[word.lower()] for word in words)
+            lowered = text.lower()
+            found = [word for word in WORD.findall(lowered) if word in self._words]
+            if self._phrases:
+                found += self._phrases.findall(lowered)
+            if found:
+                concepts = frozenset(self._synonyms[word] for word in found)
                 return Match(concepts=concepts, evidence=f"name '{text[:60]}'")
         return None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 # canonical unit -> {normalised unit spelling: factor to the canonical unit}
 _CELL_COUNT = {
@@ -37,6 +38,7 @@ FACTORS: dict[str, dict[str, float]] = {
 }
 
 
+@lru_cache(maxsize=512)
 def normalise_unit(unit: str) -> str:
     """Fold the spellings EHRs use for one unit into one key (x10E3/uL, 10^3/µL and 10*3/uL alike)."""
     text = unit.strip().lower().replace(" ", "").replace("µ", "u").replace("μ", "u").replace("×", "x")

@@ -1,0 +1,407 @@
+"""`aza-cds bench`: aza-cds side by side with a floor app and a naive full-parse implementation.
+
+Reference requests (small, medium ~51 KB, large ~500 resources) are generated here. Measured in one run: the floor
+(a bare Flask app that parses the body and returns a fixed card), aza-cds in-process for each hook, the naive parse
+of every resource with fhir.resources R4B, a scaling table, and, with `--http`, both apps under gunicorn with the
+same settings driven by wrk on loopback, with start-up time and peak RSS per worker. Ratios are what we track.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import orjson
+from flask import Flask, Response, request
+
+NARRATIVE = '<div xmlns="http://www.w3.org/1999/xhtml">' + "Generated narrative. " * 45 + "</div>"
+SIZES = {  # labs, medication orders, conditions, draft orders
+    "small": (6, 2, 1, 1),
+    "medium": (20, 10, 5, 2),
+    "large": (380, 90, 28, 2),
+}
+HOOKS = ("patient-view", "order-select", "order-sign")
+FIXED_CARD = orjson.dumps({"cards": [{"summary": "floor", "indicator": "info", "source": {"label": "floor"}}]})
+
+
+def floor_app(parser: str = "orjson") -> Flask:
+    """The floor: parse the body, return a fixed card. `parser` is "flask" (the idiomatic `request.get_json()`, the
+    issue's in-process reference) or "orjson" (the stricter floor, also served by gunicorn for the HTTP run)."""
+    app = Flask("floor")
+
+    @app.post("/cds-services/<service_id>")
+    def hook(service_id: str):
+        request.get_json() if parser == "flask" else orjson.loads(request.get_data())
+        return Response(FIXED_CARD, mimetype="application/json")
+
+    return app
+
+
+def reference_request(hook: str, labs: int, meds: int, conditions: int, drafts: int) -> dict:
+    """A patient on azathioprine, well monitored, with the resource counts asked for."""
+
+    def resource(kind: str, index: int, **fields) -> dict:
+        return {
+            "resourceType": kind,
+            "id": f"{kind.lower()}-{index}",
+            "text": {"status": "generated", "div": NARRATIVE},
+            "subject": {"reference": "Patient/bench"},
+            **fields,
+        }
+
+    def rx(code: str, display: str) -> dict:
+        return {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": code, "display": display}]}
+
+    day = lambda n: time.strftime("%Y-%m-%dT08:00:00Z", time.gmtime(time.time() - n * 86400))  # noqa: E731
+    analytes = [("6690-2", 6.1, "10*3/uL"), ("777-3", 250, "10*3/uL"), ("1742-6", 22, "U/L"), ("2160-0", 0.9, "mg/dL")]
+    observations = [
+        resource(
+            "Observation",
+            i,
+            status="final",
+            effectiveDateTime=day(5 + 30 * (i // 4)),
+            code={"coding": [{"system": "http://loinc.org", "code": analytes[i % 4][0]}]},
+            valueQuantity={"value": analytes[i % 4][1], "unit": analytes[i % 4][2], "code": analytes[i % 4][2]},
+        )
+        for i in range(labs)
+    ]
+    dose = [
+        {
+            "timing": {"code": {"coding": [{"code": "QD"}]}},
+            "doseAndRate": [{"doseQuantity": {"value": 100, "unit": "mg", "code": "mg"}}],
+        }
+    ]
+    orders = [
+        resource(
+            "MedicationRequest",
+            0,
+            status="active",
+            intent="order",
+            authoredOn=day(400)[:10],
+            medicationCodeableConcept=rx("197388", "azathioprine 50 MG Oral Tablet"),
+            dosageInstruction=dose,
+        )
+    ]
+    orders += [
+        resource(
+            "MedicationRequest",
+            i,
+            status="active",
+            intent="order",
+            authoredOn=day(100)[:10],
+            medicationCodeableConcept=rx("861007", "metformin hydrochloride 500 MG Oral Tablet"),
+        )
+        for i in range(1, meds)
+    ]
+    problems = [resource("Condition", i, code={"text": f"condition {i}"}) for i in range(conditions)]
+    bundle = lambda items: {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in items]}  # noqa: E731
+    context = {"userId": "Practitioner/bench", "patientId": "bench"}
+    if hook != "patient-view":
+        drafted = [
+            resource(
+                "MedicationRequest",
+                900 + i,
+                status="draft",
+                intent="order",
+                authoredOn=day(0)[:10],
+                medicationCodeableConcept=rx("197388", "azathioprine 50 MG Oral Tablet"),
+                dosageInstruction=dose,
+            )
+            for i in range(drafts)
+        ]
+        context["draftOrders"] = bundle(drafted)
+        if hook == "order-select":
+            context["selections"] = [f"MedicationRequest/{drafted[0]['id']}"]
+    weight = resource(
+        "Observation",
+        999,
+        status="final",
+        effectiveDateTime=day(10),
+        valueQuantity={"value": 70, "unit": "kg", "code": "kg"},
+        code={"coding": [{"system": "http://loinc.org", "code": "29463-7"}]},
+    )
+    prefetch = {
+        "patient": {"resourceType": "Patient", "id": "bench", "birthDate": "1970-01-01", "gender": "female"},
+        "medicationRequests": bundle(orders),
+        "labs": bundle(observations),
+        "weights": bundle([weight]),
+        "conditions": bundle(problems),
+        "medicationStatements": bundle([]),
+        "allergies": bundle([]),
+        "immunizations": bundle([]),
+    }
+    return {"hook": hook, "hookInstance": str(uuid.uuid4()), "context": context, "prefetch": prefetch}
+
+
+def timings(call, runs: int, warmup: int = 20) -> dict:
+    for _ in range(warmup):
+        call()
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    return {
+        "median": statistics.median(samples),
+        "p90": samples[int(runs * 0.9)],
+        "p99": samples[min(runs - 1, int(runs * 0.99))],
+    }
+
+
+def naive_parse(raw: bytes) -> None:
+    """What a straightforward implementation does: every resource through fhir.resources R4B."""
+    from fhir.resources.R4B import get_fhir_model_class
+
+    body = json.loads(raw)
+    values = [*body["prefetch"].values(), body["context"].get("draftOrders")]
+    for value in filter(None, values):
+        for resource in (
+            [e["resource"] for e in value.get("entry", [])] if value["resourceType"] == "Bundle" else [value]
+        ):
+            get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+
+
+def _poster(client, url: str, raw: bytes):
+    return lambda: client.post(url, data=raw, content_type="application/json")
+
+
+def in_process(runs: int) -> dict:
+    from service.app import create_app
+
+    aza = create_app({"AZA_CDS_AUTH": "off", "AZA_CDS_DATABASE_URL": "sqlite://"}).test_client()
+    floors = {"floor": floor_app("flask").test_client(), "floor_orjson": floor_app("orjson").test_client()}
+    results = {}
+    for size, counts in SIZES.items():
+        for hook in HOOKS:
+            raw = orjson.dumps(reference_request(hook, *counts))
+            url = f"/cds-services/azathioprine-{hook}"
+            assert _poster(aza, url, raw)().status_code == 200
+            row = {"bytes": len(raw), "aza": timings(_poster(aza, url, raw), runs)}
+            row |= {name: timings(_poster(client, url, raw), runs) for name, client in floors.items()}
+            if size != "large" and hook == "order-sign":
+                row["naive"] = timings(lambda b=raw: naive_parse(b), max(20, runs // 10), warmup=3)
+            results[f"{size}/{hook}"] = row
+    return results
+
+
+def scaling(runs: int) -> dict:
+    from service.app import create_app
+
+    aza = create_app({"AZA_CDS_AUTH": "off", "AZA_CDS_DATABASE_URL": "sqlite://"}).test_client()
+    table = {}
+    for total in (10, 100, 1000):
+        labs, meds, conditions = int(total * 0.7), int(total * 0.2), total - int(total * 0.7) - int(total * 0.2)
+        raw = orjson.dumps(reference_request("order-sign", labs, meds, conditions, 2))
+        table[total] = timings(
+            lambda b=raw: aza.post("/cds-services/azathioprine-order-sign", data=b, content_type="application/json"),
+            max(20, runs // 5),
+        )["median"]
+    return table
+
+
+WRK_SCRIPT = """
+local body = io.open("{body}"):read("*a")
+local tokens = {{}}
+local count, threads = 0, {threads}
+setup = function(thread) thread:set("slot", count); count = count + 1 end
+init = function(args)
+  if "{tokens}" ~= "" then for line in io.lines("{tokens}") do tokens[#tokens + 1] = line end end
+  index = slot
+end
+request = function()
+  local headers = {{["Content-Type"] = "application/json"}}
+  if #tokens > 0 then
+    headers["Authorization"] = "Bearer " .. tokens[(index % #tokens) + 1]
+    index = index + threads
+  end
+  return wrk.format("POST", nil, headers, body)
+end
+"""
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if not found and shutil.which("apt-get") and os.geteuid() == 0:
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False, capture_output=True)
+        found = shutil.which("wrk")
+    if not found:
+        raise SystemExit("aza-cds bench --http needs wrk (Debian package 'wrk'); install it and run again")
+    return found
+
+
+def http_compare(size: str, duration: int, workers: int) -> dict:
+    """Both apps under gunicorn with the same settings; aza-cds with production settings (auth required)."""
+    wrk = ensure_wrk()
+    folder = Path(tempfile.mkdtemp(prefix="aza-bench-"))
+    raw = orjson.dumps(reference_request("order-sign", *SIZES[size]))
+    (folder / "body.json").write_bytes(raw)
+    signer = _rs384_client(folder)
+    results = {}
+    for name in ("floor", "aza-cds"):
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}/cds-services/azathioprine-order-sign"
+        server, startup = _start(name, port, workers, folder)
+        try:
+            runs = {}
+            for connections in (1, 8):
+                tokens = ""
+                if name == "aza-cds":
+                    tokens = str(folder / f"tokens-{connections}.txt")
+                    count = 4000 * duration if connections > 1 else 1500 * duration
+                    Path(tokens).write_text("\n".join(signer(url) for _ in range(count)) + "\n")
+                runs[connections] = _wrk(wrk, url, folder, connections, duration, tokens)
+            results[name] = {
+                "startup_seconds": startup,
+                "runs": runs,
+                "peak_rss_mb_per_worker": _worker_rss(server.pid),
+            }
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+    shutil.rmtree(folder, ignore_errors=True)
+    return results
+
+
+def _rs384_client(folder: Path):
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from jwt.algorithms import RSAAlgorithm
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = json.loads(RSAAlgorithm.to_jwk(key.public_key())) | {"kid": "bench", "use": "sig"}
+    (folder / "trust.json").write_text(
+        json.dumps({"issuers": [{"iss": "https://bench.example", "jwks": {"keys": [public]}}]})
+    )
+
+    def sign(url: str) -> str:
+        now = int(time.time())
+        claims = {"iss": "https://bench.example", "aud": url, "iat": now, "exp": now + 300, "jti": str(uuid.uuid4())}
+        return jwt.encode(claims, key, algorithm="RS384", headers={"kid": "bench", "typ": "JWT"})
+
+    return sign
+
+
+def _start(name: str, port: int, workers: int, folder: Path):
+    env = {
+        **os.environ,
+        "AZA_CDS_AUTH": "required",
+        "AZA_CDS_TRUST_FILE": str(folder / "trust.json"),
+        "AZA_CDS_DATA_DIR": str(folder / "data"),
+    }
+    if name == "floor":
+        command = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            str(workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--preload",
+            "--timeout",
+            "30",
+            "service.bench:floor_app()",
+        ]
+    else:
+        command = [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--workers", str(workers)]
+    started = time.perf_counter()
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as probe:
+                probe.sendall(b"GET /cds-services HTTP/1.0\r\n\r\n")
+                if probe.recv(12).startswith(b"HTTP/"):
+                    return server, time.perf_counter() - started
+        except OSError:
+            if server.poll() is not None or time.perf_counter() - started > 30:
+                raise SystemExit(f"{name} did not start") from None
+            time.sleep(0.02)
+
+
+def _wrk(wrk: str, url: str, folder: Path, connections: int, duration: int, tokens: str) -> dict:
+    threads = min(connections, 2)
+    script = folder / "post.lua"
+    script.write_text(WRK_SCRIPT.format(body=folder / "body.json", tokens=tokens, threads=threads))
+    output = subprocess.run(
+        [wrk, f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    latency = {
+        pct: _ms(value, unit)
+        for pct, value, unit in re.findall(r"^\s+(50|90|99)%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
+    }
+    failed = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {
+        "requests_per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "p50_ms": latency.get("50"),
+        "p90_ms": latency.get("90"),
+        "p99_ms": latency.get("99"),
+        "non_2xx": int(failed.group(1)) if failed else 0,
+    }
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def _worker_rss(master: int) -> float:
+    children = Path(f"/proc/{master}/task/{master}/children")
+    pids = children.read_text().split() if children.exists() else []
+    peaks = []
+    for pid in pids:
+        status = Path(f"/proc/{pid}/status").read_text()
+        peaks.append(int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024)
+    return max(peaks, default=0.0)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def run(runs: int = 300, http: bool = False, duration: int = 5, workers: int = 2) -> dict:
+    report = {"in_process": in_process(runs), "scaling_order_sign_ms": scaling(runs)}
+    if http:
+        report["http_medium_order_sign"] = http_compare("medium", duration, workers)
+    return report
+
+
+def print_report(report: dict) -> None:
+    print("In-process, milliseconds (median / p90 / p99). floor: Flask get_json; floor-oj: orjson.")
+    print(
+        f"{'request':20} {'KB':>4} {'aza-cds':>20} {'floor':>19} {'x floor':>7} {'p99 x':>5} "
+        f"{'floor-oj':>8} {'x oj':>5} {'naive':>6} {'naive/aza':>9}"
+    )
+    for name, row in report["in_process"].items():
+        aza, floor, strict = row["aza"], row["floor"], row["floor_orjson"]
+        naive = row.get("naive", {}).get("median")
+        print(
+            f"{name:20} {row['bytes'] // 1024:4} {aza['median']:6.2f} {aza['p90']:6.2f} {aza['p99']:6.2f} "
+            f"{floor['median']:6.2f} {floor['p90']:5.2f} {floor['p99']:6.2f} {aza['median'] / floor['median']:7.1f} "
+            f"{aza['p99'] / floor['p99']:5.1f} {strict['median']:8.2f} {aza['median'] / strict['median']:5.1f} "
+            f"{naive or 0:6.2f} {(naive or 0) / aza['median']:9.1f}"
+        )
+    scaling_text = ", ".join(f"{n}: {ms:.2f} ms" for n, ms in report["scaling_order_sign_ms"].items())
+    print(f"Scaling, order-sign median by resources in prefetch: {scaling_text}")
+    for name, result in report.get("http_medium_order_sign", {}).items():
+        rss = result["peak_rss_mb_per_worker"]
+        print(f"HTTP {name}: start-up {result['startup_seconds']:.2f} s, peak RSS per worker {rss:.0f} MB")
+        for connections, run_ in result["runs"].items():
+            print(
+                f"  {connections} connection(s): {run_['requests_per_second']:.0f} req/s, p50 {run_['p50_ms']} ms, "
+                f"p99 {run_['p99_ms']} ms, non-2xx {run_['non_2xx']}"
+            )
