@@ -78,11 +78,10 @@ def _may_be_genomic(observation: dict) -> bool:
     if not isinstance(code, dict):
         return False
     texts = [code.get("text")]
-    for coding in code.get("coding") or ():
-        if isinstance(coding, dict):
-            if isinstance(coding.get("code"), str) and coding["code"] in TPMT_CODES:
-                return True
-            texts.append(coding.get("display"))
+    for coding in _dicts(code.get("coding")):
+        if isinstance(coding.get("code"), str) and coding["code"] in TPMT_CODES:
+            return True
+        texts.append(coding.get("display"))
     return any(isinstance(text, str) and ("TPMT" in text.upper() or "NUDT15" in text.upper()) for text in texts)
 
 

@@ -101,8 +101,8 @@ def reduced_order(finding: Finding, step_mg: float) -> dict | None:
     order["dosageInstruction"] = [line]
     try:
         return MedicationRequest.model_validate(_pruned(order)).model_dump(mode="json", exclude_none=True)
-    except ValueError:  # the draft itself is not valid R4: offer no update rather than an invalid one
-        return None
+    except (ValueError, KeyError, TypeError):  # the draft is not valid R4 (fhir.resources raises all three on junk):
+        return None  # offer no update rather than an invalid one
 
 
 def _pruned(value):

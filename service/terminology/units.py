@@ -57,7 +57,7 @@ def to_canonical(
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return None
     factors = {**FACTORS.get(canonical, {}), **{normalise_unit(u): f for u, f in (conversions or {}).items()}}
-    key = normalise_unit(unit or "")
+    key = normalise_unit(unit) if isinstance(unit, str) else ""
     if not factors or (not key and "" not in factors):
         return None
     factor = factors.get(key)
