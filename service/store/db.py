@@ -24,5 +24,8 @@ def open_database(url: str) -> Engine:
 def _sqlite_pragmas(connection, _record) -> None:
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer; several workers can write
+    # In WAL mode NORMAL keeps every commit across process crashes and kills (a lost fsync can only drop the last
+    # commits on power loss) and saves an fsync per request: a jti or feedback write costs ~0.05 ms, not ~0.7 ms.
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()

@@ -4,33 +4,27 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, text
 
-from service.store.feedback import INSERTS
-from service.store.models import token_ids
-
+# One fixed statement (valid in SQLite >= 3.24 and PostgreSQL): compiled once, unlike a Core insert per call.
+INSERT = text("INSERT INTO token_ids (iss, jti, expires_at) VALUES (:iss, :jti, :expires_at) ON CONFLICT DO NOTHING")
+PURGE = text("DELETE FROM token_ids WHERE expires_at < :before")
 CLEANUP_EVERY = 500  # inserts between deletions of expired ids
 
 
 class SqlReplayStore:
     def __init__(self, engine: Engine):
         self._engine = engine
-        self._insert = INSERTS[engine.dialect.name]
         self._inserts = 0
 
     def first_use(self, iss: str, jti: str, expires_at: float) -> bool:
-        statement = (
-            self._insert(token_ids)
-            .values(iss=iss[:512], jti=jti[:256], expires_at=expires_at)
-            .on_conflict_do_nothing(index_elements=["iss", "jti"])
-        )
         with self._engine.begin() as connection:
-            inserted = connection.execute(statement).rowcount == 1
+            inserted = connection.execute(INSERT, {"iss": iss[:512], "jti": jti[:256], "expires_at": expires_at})
             self._inserts += 1
             if self._inserts % CLEANUP_EVERY == 0:
                 # keep ids a little past expiry so clock skew cannot reopen a replay window
-                connection.execute(delete(token_ids).where(token_ids.c.expires_at < time.time() - 3600))
-        return inserted
+                connection.execute(PURGE, {"before": time.time() - 3600})
+        return inserted.rowcount == 1
 
     def dispose(self) -> None:
         self._engine.dispose(close=False)
