@@ -11,7 +11,7 @@ from service.fhir import DataUnavailable
 from service.hooks import PREFETCH, SERVICES
 from service.http.errors import ApiError, json_response, read_json_object
 from service.http.state import state
-from service.protocol import HookCall, InvalidCall, SchemaViolation, check
+from service.protocol import HookCall, InvalidCall, SchemaViolation, check_request
 
 bp = Blueprint("hooks", __name__)
 log = logging.getLogger("aza_cds")
@@ -25,7 +25,9 @@ def call_service(service_id: str):
         raise ApiError(404, "unknown_service", f"No CDS service with id {service_id!r}; see /cds-services.")
     body = read_json_object()
     try:
-        check("request", body)
+        if isinstance(body.get("hook"), str) and body["hook"] != service.hook:
+            raise InvalidCall(f"this service handles {service.hook!r}, not {body['hook']!r}", "$.hook")
+        check_request(service.hook, body)
         call = HookCall.from_request(service.id, service.hook, body)
     except (SchemaViolation, InvalidCall) as error:
         raise ApiError(400, "invalid_request", str(error), path=error.path) from None

@@ -25,6 +25,29 @@ def validator(name: str) -> Draft202012Validator:
     return Draft202012Validator(schema)
 
 
+CONTEXT_SCHEMAS = {
+    "patient-view": "patientViewContext",
+    "order-select": "orderSelectContext",
+    "order-sign": "orderSignContext",
+}
+
+
+@cache
+def request_validator(hook: str) -> Draft202012Validator:
+    """The request schema with the hook's context schema in place of the `allOf`/`if` branches (about twice as
+    fast, since every call validates against the service's own hook)."""
+    schema = dict(validator("request").schema)
+    schema.pop("allOf")
+    schema["properties"] = schema["properties"] | {"context": {"$ref": f"#/$defs/{CONTEXT_SCHEMAS[hook]}"}}
+    return Draft202012Validator(schema)
+
+
+def check_request(hook: str, document: object) -> None:
+    error = best_match(request_validator(hook).iter_errors(document))
+    if error is not None:
+        raise SchemaViolation(error.message, json_path(error.absolute_path))
+
+
 def check(name: str, document: object) -> None:
     """Raise SchemaViolation with the most relevant error and its path, e.g. `$.context.patientId`."""
     error = best_match(validator(name).iter_errors(document))
