@@ -81,44 +81,29 @@ def reference_request(hook: str, labs: int, meds: int, conditions: int, drafts: 
             "doseAndRate": [{"doseQuantity": {"value": 100, "unit": "mg", "code": "mg"}}],
         }
     ]
-    orders = [
-        resource(
+    aza, metformin = (
+        rx("197388", "azathioprine 50 MG Oral Tablet"),
+        rx("861007", "metformin hydrochloride 500 MG Oral Tablet"),
+    )
+
+    def order(index: int, status: str, days_ago: int, medication: dict, **extra) -> dict:
+        return resource(
             "MedicationRequest",
-            0,
-            status="active",
+            index,
+            status=status,
             intent="order",
-            authoredOn=day(400)[:10],
-            medicationCodeableConcept=rx("197388", "azathioprine 50 MG Oral Tablet"),
-            dosageInstruction=dose,
+            authoredOn=day(days_ago)[:10],
+            medicationCodeableConcept=medication,
+            **extra,
         )
-    ]
-    orders += [
-        resource(
-            "MedicationRequest",
-            i,
-            status="active",
-            intent="order",
-            authoredOn=day(100)[:10],
-            medicationCodeableConcept=rx("861007", "metformin hydrochloride 500 MG Oral Tablet"),
-        )
-        for i in range(1, meds)
-    ]
+
+    orders = [order(0, "active", 400, aza, dosageInstruction=dose)]
+    orders += [order(i, "active", 100, metformin) for i in range(1, meds)]
     problems = [resource("Condition", i, code={"text": f"condition {i}"}) for i in range(conditions)]
     bundle = lambda items: {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in items]}  # noqa: E731
     context = {"userId": "Practitioner/bench", "patientId": "bench"}
     if hook != "patient-view":
-        drafted = [
-            resource(
-                "MedicationRequest",
-                900 + i,
-                status="draft",
-                intent="order",
-                authoredOn=day(0)[:10],
-                medicationCodeableConcept=rx("197388", "azathioprine 50 MG Oral Tablet"),
-                dosageInstruction=dose,
-            )
-            for i in range(drafts)
-        ]
+        drafted = [order(900 + i, "draft", 0, aza, dosageInstruction=dose) for i in range(drafts)]
         context["draftOrders"] = bundle(drafted)
         if hook == "order-select":
             context["selections"] = [f"MedicationRequest/{drafted[0]['id']}"]
