@@ -98,6 +98,7 @@ class PatientRecord:
     unavailable: dict[str, str] = field(default_factory=dict)  # prefetch key -> why it could not be had
     truncated: dict[str, str] = field(default_factory=dict)  # prefetch key -> what part is missing
     _latest: dict[str, LabResult] | None = field(default=None, repr=False, compare=False)
+    _active: tuple[int, list[MedicationUse]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def drafts_in_scope(self) -> list[MedicationUse]:
@@ -108,7 +109,10 @@ class PatientRecord:
 
     @property
     def active_medications(self) -> list[MedicationUse]:
-        return [use for use in self.medications if use.is_active]
+        """Cached once the medication list is complete (the builder reads medications before anything uses this)."""
+        if self._active is None or self._active[0] != len(self.medications):
+            self._active = (len(self.medications), [use for use in self.medications if use.is_active])
+        return self._active[1]
 
     def involves(self, concept: str) -> bool:
         return any(use.has(concept) for use in self.drafts_in_scope + self.active_medications)
