@@ -121,6 +121,7 @@ NEGATIVES = {
     "unknown-iss": lambda keys: token(keys, iss="https://evil.example.com"),
     "jku-not-allowed": lambda keys: token(keys, header={"jku": "https://evil.example.com/jwks"}),
     "tampered-signature": lambda keys: token(keys)[:-4] + "AAAA",
+    "es384-header-on-the-rsa-key": lambda keys: token(keys, header={"kid": "rs-1"}),
     "tampered-payload": lambda keys: ".".join(
         [token(keys).split(".")[0], b64(b'{"iss":"x"}'), token(keys).split(".")[2]]
     ),
@@ -146,6 +147,7 @@ REASONS = {
     "jku-not-allowed": "jku",
     "tampered-signature": "Signature verification failed",
     "tampered-payload": "not trusted",
+    "es384-header-on-the-rsa-key": "token refused",
 }
 
 

@@ -23,6 +23,7 @@ CLOCK_SKEW_SECONDS = 60
 MAX_LIFETIME_SECONDS = 300
 REFUSED_ALGORITHMS = {"none", "HS256", "HS384", "HS512"}
 JWS = jwt.PyJWS()
+KEY_TYPES = {"ES": "EC", "RS": "RSA", "PS": "RSA"}  # algorithm family -> JWK kty it needs
 
 
 class AuthError(Exception):
@@ -63,8 +64,10 @@ class TokenVerifier:
             raise AuthError(f"jku {jku!r} is not allowed for {issuer.iss}")
         try:
             key = self._trust.key_for(issuer, kid, jku)
+            if KEY_TYPES[algorithm[:2]] != key.key_type:
+                raise AuthError(f"token refused: {algorithm} does not fit the {key.key_type} key {kid!r}")
             verified = JWS.decode_complete(token, key.key, algorithms=[algorithm])  # one parse, signature checked
-        except (KeyNotFound, jwt.PyJWTError) as error:
+        except (KeyNotFound, jwt.PyJWTError, TypeError, ValueError) as error:
             raise AuthError(f"token refused: {error}") from None
         claims = _claims(verified["payload"], issuer.iss, audience)
         self._check_times(claims)
