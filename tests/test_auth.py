@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
+import random
 import time
 import uuid
 from pathlib import Path
@@ -277,3 +278,28 @@ class TestFetchedKeys:
             with pytest.raises(AuthError):
                 verifier.verify(f"Bearer {bearer}", BASE + SERVICE)
         assert calls == []
+
+
+JUNK = [None, 1, "x", [], {}, True, "none", "HS256", "ES256", "PS384", {"a": 1}, ["a"], 1e308, -1, "rs-1", ISS, JKU]
+
+
+def test_mutated_tokens_are_refused_never_a_500(secured, keys):
+    """Junk in any header field or claim, cut signatures, non-JSON segments: always a clean 401."""
+    rng = random.Random(2026)
+    client = secured.test_client()
+    for _ in range(300):
+        head, body, signature = token(keys, key=rng.choice(["es", "rs"])).split(".")
+        kind = rng.randrange(4)
+        if kind == 0:
+            header = json.loads(base64.urlsafe_b64decode(head + "=="))
+            header[rng.choice(["alg", "kid", "typ", "jku", "crit"])] = rng.choice(JUNK)
+            head = b64(json.dumps(header).encode())
+        elif kind == 1:
+            claims = json.loads(base64.urlsafe_b64decode(body + "=="))
+            claims[rng.choice(["iss", "aud", "exp", "iat", "jti", "nbf"])] = rng.choice(JUNK)
+            body = b64(json.dumps(claims).encode())
+        elif kind == 2:
+            signature = signature[: rng.randrange(len(signature))]
+        else:
+            head = b64(bytes(rng.randrange(256) for _ in range(rng.randrange(1, 40))))
+        assert call(client, f"{head}.{body}.{signature}").status_code == 401

@@ -52,7 +52,10 @@ class TokenVerifier:
     def verify(self, authorization: str | None, audience: str) -> Verified:
         token = _bearer(authorization)
         header, unverified = _peek(token)
-        issuer = self._trust.issuers.get(unverified.get("iss"))  # refused before any key is fetched
+        fields = (unverified.get("iss"), header.get("alg"), header.get("kid"), header.get("jku", ""))
+        if not all(isinstance(field, str) for field in fields):
+            raise AuthError("iss, alg, kid and jku must be strings")
+        issuer = self._trust.issuers.get(unverified["iss"])  # refused before any key is fetched
         if issuer is None:
             raise AuthError(f"issuer {unverified.get('iss')!r} is not trusted")
         algorithm, kid, jku = header.get("alg"), header.get("kid"), header.get("jku")
@@ -60,7 +63,7 @@ class TokenVerifier:
             raise AuthError(f"algorithm {algorithm!r} is not accepted for {issuer.iss}")
         if header.get("typ", "JWT") != "JWT" or not isinstance(kid, str) or not kid:
             raise AuthError("header must carry typ JWT and a kid")
-        if jku is not None and jku not in issuer.jku:
+        if jku is not None and jku not in issuer.jku:  # a string, checked above
             raise AuthError(f"jku {jku!r} is not allowed for {issuer.iss}")
         try:
             key = self._trust.key_for(issuer, kid, jku)
