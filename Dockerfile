@@ -1,4 +1,4 @@
-# aza-cds under gunicorn, as a non-root user. Authentication is not in this version: do not expose it publicly.
+# aza-cds under gunicorn, as a non-root user. Mount a trust file and set AZA_CDS_TRUST_FILE (every call needs a JWT).
 FROM python:3.11-slim
 
 RUN useradd --create-home --uid 10001 aza && mkdir -p /var/lib/aza-cds && chown aza /var/lib/aza-cds
@@ -14,5 +14,5 @@ ENV AZA_CDS_KNOWLEDGE_DIR=/app/cards \
     AZA_CDS_PORT=8080
 USER aza
 EXPOSE 8080
-HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/cds-services', timeout=2)"
+HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2)"
 CMD ["aza-cds", "serve"]

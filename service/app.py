@@ -59,6 +59,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
             CardPolicy(info_cards=settings.info_cards, order_sign_info=settings.order_sign_info),
         ),
         feedback=SqlFeedbackStore(engine),
+        database=engine,
         **({"hash_key": settings.patient_hash_key.encode()} if settings.patient_hash_key else {}),
     )
     register_http(app, app_state)

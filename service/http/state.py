@@ -8,6 +8,7 @@ import secrets
 from dataclasses import dataclass, field
 
 from flask import current_app
+from sqlalchemy import Engine
 
 from service.config import Settings
 from service.hooks import HookEngine
@@ -19,6 +20,7 @@ class AppState:
     settings: Settings
     engine: HookEngine
     feedback: FeedbackStore
+    database: Engine
     hash_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
 
     def patient_hash(self, patient_id: str) -> str:

@@ -1,0 +1,26 @@
+"""/healthz and /readyz: no token needed, readiness follows the database."""
+
+from __future__ import annotations
+
+
+def test_health_needs_no_token_even_when_auth_is_required(make_app, tmp_path):
+    trust = tmp_path / "trust.json"
+    trust.write_text(
+        '{"issuers": [{"iss": "https://ehr.example.org", "jwks": {"keys": [{"kty": "EC", "crv": "P-384", '
+        '"kid": "k", "x": "dw_JGR8nB2I6XveNxUOl2qk699ZPLM2nYI5STSdiEl9avAkrm3CkfYMbrrjr8laB", '
+        '"y": "Sm3mLE-n1zYNla_aiE3cb3nZsL51RbC7ysw3q8aJLxGm-hx79RPMYpITDjp7kgzy"}]}}]}'
+    )
+    client = make_app(auth="required", trust_file=str(trust)).test_client()
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.get_json()["checks"]["database"] == "ok"
+    assert client.get("/cds-services").status_code == 401  # the services themselves still need a token
+
+
+def test_not_ready_when_the_database_is_gone(app, monkeypatch):
+    def broken():
+        raise OSError("database down")
+
+    monkeypatch.setattr(app.extensions["aza_cds"].database, "connect", broken)
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503 and response.get_json()["checks"]["database"] == "unreachable"
