@@ -104,3 +104,20 @@ def test_mutated_fixtures_never_get_a_500(client, path):
             assert_valid_response(response.get_json())
         else:
             assert response.get_json()["message"]
+
+
+def test_fast_and_readable_validators_agree():
+    """jsonschema-rs accepts on the hot path, python-jsonschema explains refusals: they must judge alike."""
+    from service.protocol.validation import _fast, request_validator
+
+    rng = random.Random("agree")
+    checked = 0
+    for path in SMALL_FIXTURES:
+        fixture = load_fixture(path)
+        hook = fixture["request"]["hook"]
+        fast, slow = _fast(f"request:{hook}"), request_validator(hook)
+        for attempt in range(8):
+            body = fixture["request"] if attempt == 0 else mutate(copy.deepcopy(fixture["request"]), rng, 3)
+            assert fast.is_valid(body) == slow.is_valid(body), (path.stem, attempt)
+            checked += 1
+    assert checked > 500

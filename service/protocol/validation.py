@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 
+import jsonschema_rs
 import orjson
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
@@ -42,17 +43,34 @@ def request_validator(hook: str) -> Draft202012Validator:
     return Draft202012Validator(schema)
 
 
+@cache
+def _fast(key: str) -> jsonschema_rs.Draft202012Validator:
+    """The same schema in jsonschema-rs: ~200x faster, used to accept valid documents on the hot path."""
+    schema = (
+        request_validator(key.removeprefix("request:")).schema if key.startswith("request:") else validator(key).schema
+    )
+    return jsonschema_rs.Draft202012Validator(schema)
+
+
 def check_request(hook: str, document: object) -> None:
-    error = best_match(request_validator(hook).iter_errors(document))
-    if error is not None:
-        raise SchemaViolation(error.message, json_path(error.absolute_path))
+    if _fast(f"request:{hook}").is_valid(document):
+        return
+    _explain(request_validator(hook), document)
 
 
 def check(name: str, document: object) -> None:
     """Raise SchemaViolation with the most relevant error and its path, e.g. `$.context.patientId`."""
-    error = best_match(validator(name).iter_errors(document))
+    if _fast(name).is_valid(document):
+        return
+    _explain(validator(name), document)
+
+
+def _explain(slow: Draft202012Validator, document: object) -> None:
+    """python-jsonschema picks the most relevant error and its path for the 400 answer."""
+    error = best_match(slow.iter_errors(document))
     if error is not None:
         raise SchemaViolation(error.message, json_path(error.absolute_path))
+    raise SchemaViolation("the document does not match the schema", "$")  # the validators disagree: refuse
 
 
 def json_path(parts) -> str:
