@@ -339,7 +339,7 @@ def _wrk(wrk: str, url: str, folder: Path, connections: int, duration: int, toke
 
 
 def _ms(value: str, unit: str) -> float:
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    return round(float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit], 3)
 
 
 def _worker_rss(master: int) -> float:
