@@ -20,7 +20,8 @@ test: install
 	$(BIN)/ruff check service tests
 	$(BIN)/aza-cds knowledge check
 	$(BIN)/aza-cds replay --check fixtures/requests
-	$(BIN)/pytest
+	env -u AZA_CDS_TEST_POSTGRES_URL $(BIN)/pytest
+	@if [ -n "$$AZA_CDS_TEST_POSTGRES_URL" ]; then echo "== the same tests on PostgreSQL"; $(BIN)/pytest; fi
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -5,22 +5,47 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import re
 import threading
 import time
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from service import create_app
 
+POSTGRES = os.environ.get("AZA_CDS_TEST_POSTGRES_URL", "")
+
 
 @pytest.fixture
-def make_app(tmp_path):
-    """Build an app with `AZA_CDS_*` overrides and a database in a temporary folder."""
+def database_url(tmp_path):
+    """SQLite in a temporary folder, or, when AZA_CDS_TEST_POSTGRES_URL is set, a fresh PostgreSQL schema.
+
+    Every app a test builds shares it, as workers and replicas share one database."""
+    if not POSTGRES:
+        yield ""
+        return
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    yield f"{POSTGRES}{'&' if '?' in POSTGRES else '?'}options=-csearch_path%3D{schema}"
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+@pytest.fixture
+def make_app(tmp_path, database_url):
+    """Build an app with `AZA_CDS_*` overrides and its own database (SQLite file or PostgreSQL schema)."""
 
     def build(**overrides):
         settings = {"AZA_CDS_DATA_DIR": str(tmp_path / "data"), "AZA_CDS_AUTH": "off"}
+        if database_url:
+            settings["AZA_CDS_DATABASE_URL"] = database_url
         settings.update({f"AZA_CDS_{name.upper()}": value for name, value in overrides.items()})
         return create_app(settings)
 

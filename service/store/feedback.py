@@ -40,8 +40,13 @@ class SqlFeedbackStore:
         stored = 0
         with self._engine.begin() as connection:  # one transaction: all items or none
             for row in rows:
-                statement = self._insert(feedback).values(**row).on_conflict_do_nothing(index_elements=["dedup_key"])
-                stored += connection.execute(statement).rowcount
+                statement = (
+                    self._insert(feedback)
+                    .values(**row)
+                    .on_conflict_do_nothing(index_elements=["dedup_key"])
+                    .returning(feedback.c.id)  # rowcount is -1 on PostgreSQL here; RETURNING is reliable on both
+                )
+                stored += len(connection.execute(statement).fetchall())
         return stored, len(rows) - stored
 
     def dispose(self) -> None:
