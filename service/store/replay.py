@@ -28,6 +28,3 @@ class SqlReplayStore:
                 # keep ids a little past expiry so clock skew cannot reopen a replay window
                 connection.execute(PURGE, {"before": time.time() - 3600})
         return inserted
-
-    def dispose(self) -> None:
-        self._engine.dispose(close=False)
