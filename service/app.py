@@ -17,7 +17,7 @@ from service.http import AppState, register_http
 from service.http.auth import register_auth
 from service.knowledge import load_pack
 from service.rules import CardPolicy
-from service.store import SqlFeedbackStore, SqlReplayStore, open_database
+from service.store import SqlAuditStore, SqlFeedbackStore, SqlReplayStore, open_database
 
 log = logging.getLogger("aza_cds")
 
@@ -59,6 +59,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
             CardPolicy(info_cards=settings.info_cards, order_sign_info=settings.order_sign_info),
         ),
         feedback=SqlFeedbackStore(engine),
+        audit=SqlAuditStore(engine, settings.audit_retention_days),
         database=engine,
         **({"hash_key": settings.patient_hash_key.encode()} if settings.patient_hash_key else {}),
     )

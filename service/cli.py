@@ -57,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="print the figures as JSON")
     bench.set_defaults(run=_bench)
 
+    report = commands.add_parser("report", help="override analytics per rule from the audit trail and feedback")
+    report.add_argument("--since", default="30d", help="period to report, like 30d, 12h or 6w (default 30d)")
+    report.add_argument("--format", choices=("table", "json"), default="table")
+    report.add_argument("--plot", type=Path, help="also write a bar chart of override rates to this PNG file")
+    report.set_defaults(run=_report)
+
     trust = commands.add_parser("trust", help="trust-file tools")
     trust_commands = trust.add_subparsers(required=True, metavar="ACTION")
     new_client = trust_commands.add_parser("new-client", help="make a client key pair and a trust file for it")
@@ -125,6 +131,26 @@ def _bench(args) -> int:
         print(orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode())
     else:
         bench.print_report(report)
+    return 0
+
+
+def _report(args) -> int:
+    from service import report
+    from service.store import open_database
+
+    try:
+        since = report.parse_since(args.since)
+    except report.ReportError as error:
+        print(f"aza-cds: {error}", file=sys.stderr)
+        return 2
+    rows = report.override_report(open_database(Settings.from_env().sqlalchemy_url), since)
+    if args.format == "json":
+        print(orjson.dumps({"since": since.isoformat(), "rules": rows}, option=orjson.OPT_INDENT_2).decode())
+    else:
+        print(report.as_table(rows))
+    if args.plot:
+        report.plot(rows, args.plot, since)
+        print(f"plot written to {args.plot}", file=sys.stderr)
     return 0
 
 

@@ -32,6 +32,7 @@ class Settings:
     fhir_max_pages: int = 10
     fhir_max_response_bytes: int = 10_000_000
     patient_hash_key: str = ""
+    audit_retention_days: int = 365
     info_cards: bool = True
     order_sign_info: bool = False
 
@@ -68,6 +69,7 @@ class Settings:
             fhir_max_pages=_number(get, "FHIR_MAX_PAGES", 10, int),
             fhir_max_response_bytes=_number(get, "FHIR_MAX_RESPONSE_BYTES", 10_000_000, int),
             patient_hash_key=get("PATIENT_HASH_KEY"),
+            audit_retention_days=_number(get, "AUDIT_RETENTION_DAYS", 365, int),
             info_cards=_switch(get, "INFO_CARDS", True),
             order_sign_info=_switch(get, "ORDER_SIGN_INFO", False),
         )

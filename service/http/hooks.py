@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
 
 from flask import Blueprint
+from sqlalchemy.exc import SQLAlchemyError
 
 from service.fhir import DataUnavailable
 from service.hooks import PREFETCH, SERVICES
@@ -43,24 +45,28 @@ def call_service(service_id: str):
     try:
         cards = app.engine.run(call)
     except DataUnavailable as missing:
-        _log(call, app, started, status=412, cards=0)
+        _account(call, app, started, status=412, cards=[])
         raise ApiError(
             412,
             "precondition_failed",
             f"Required data '{missing.key}' could not be obtained: {missing.reason}.",
             missing=[{"key": missing.key, "template": PREFETCH[missing.key].template, "reason": missing.reason}],
         ) from None
-    _log(call, app, started, status=200, cards=len(cards))
+    _account(call, app, started, status=200, cards=cards)
     return json_response({"cards": cards})
 
 
-def _log(call: HookCall, app, started: float, status: int, cards: int) -> None:
-    log.info(
-        "hook service=%s hookInstance=%s patient=%s status=%d cards=%d ms=%.1f",
-        call.service_id,
-        call.hook_instance,
-        app.patient_hash(call.patient_id),
-        status,
-        cards,
-        (time.perf_counter() - started) * 1000,
-    )
+def _account(call: HookCall, app, started: float, status: int, cards: list[dict]) -> None:
+    """One log line and one audit row per call; neither holds patient data beyond a keyed hash."""
+    latency = (time.perf_counter() - started) * 1000
+    patient = app.patient_hash(call.patient_id)
+    log.info("hook service=%s hookInstance=%s patient=%s status=%d cards=%d ms=%.1f",
+             call.service_id, call.hook_instance, patient, status, len(cards), latency)  # fmt: skip
+    row = {
+        "at": datetime.now(UTC), "hook_instance": call.hook_instance[:128], "service_id": call.service_id,
+        "patient_hash": patient, "status": status, "latency_ms": latency, "pack_version": app.engine.pack.version,
+    }  # fmt: skip
+    try:
+        app.audit.record(row, cards)
+    except SQLAlchemyError:  # the advice still goes out; the gap in the trail is logged
+        log.error("audit write failed service=%s hookInstance=%s", call.service_id, call.hook_instance)

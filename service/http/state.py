@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from service.config import Settings
 from service.hooks import HookEngine
-from service.store import FeedbackStore
+from service.store import AuditStore, FeedbackStore
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,7 @@ class AppState:
     settings: Settings
     engine: HookEngine
     feedback: FeedbackStore
+    audit: AuditStore
     database: Engine
     hash_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
 

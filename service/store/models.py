@@ -32,3 +32,27 @@ token_ids = Table(
     Column("expires_at", Float, nullable=False, index=True),
     PrimaryKeyConstraint("iss", "jti"),
 )
+
+# One row per hook call: no patient data but a keyed hash of the id.
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("hook_instance", String(128), nullable=False),
+    Column("service_id", String(128), nullable=False),
+    Column("patient_hash", String(64), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("latency_ms", Float, nullable=False),
+    Column("pack_version", String(32), nullable=False),
+)
+
+# The cards an audited call returned; feedback links to them (and so to the call) by card uuid.
+audit_cards = Table(
+    "audit_cards",
+    metadata,
+    Column("card_uuid", String(64), primary_key=True),
+    Column("audit_id", Integer, nullable=False, index=True),
+    Column("rule_id", String(32), nullable=False, index=True),
+    Column("indicator", String(16), nullable=False),
+)

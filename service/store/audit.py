@@ -1,0 +1,43 @@
+"""The audit trail: one row per hook call and one per card it returned, with a retention period."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import Engine, delete, insert, select
+
+from service.store.models import audit, audit_cards
+
+PURGE_EVERY = 1000  # calls between deletions of rows past the retention period
+
+
+class AuditStore(Protocol):
+    def record(self, call: dict, cards: list[dict]) -> None:
+        """Store one hook call (keys of the `audit` table) and the cards it returned."""
+        ...
+
+
+class SqlAuditStore:
+    def __init__(self, engine: Engine, retention_days: int):
+        self._engine = engine
+        self._retention = timedelta(days=retention_days)
+        self._calls = 0
+
+    def record(self, call: dict, cards: list[dict]) -> None:
+        with self._engine.begin() as connection:
+            audit_id = connection.execute(insert(audit).values(**call).returning(audit.c.id)).scalar_one()
+            if cards:
+                connection.execute(insert(audit_cards), [
+                    {"card_uuid": card["uuid"], "audit_id": audit_id, "rule_id": card["source"]["topic"]["code"],
+                     "indicator": card["indicator"]}
+                    for card in cards
+                ])  # fmt: skip
+            self._calls += 1
+            if self._calls % PURGE_EVERY == 0:
+                self._purge(connection)
+
+    def _purge(self, connection) -> None:
+        old = select(audit.c.id).where(audit.c.at < datetime.now(UTC) - self._retention)
+        connection.execute(delete(audit_cards).where(audit_cards.c.audit_id.in_(old)))
+        connection.execute(delete(audit).where(audit.c.at < datetime.now(UTC) - self._retention))

@@ -1,0 +1,112 @@
+"""The audit trail and `aza-cds report`: counts come from the cards the test gets and the feedback it sends."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from helpers import FIXTURES, post_json
+from sqlalchemy import select
+
+from service import report
+from service.cli import main
+from service.replay import load_fixture
+from service.store.models import audit, audit_cards
+
+FEBUXOSTAT_CASE = FIXTURES / "order-select-azathioprine-while-on-febuxostat.json"  # DDI-01 critical + PREC-05 info
+CBC_CASE = FIXTURES / "patient-view-cbc-overdue-monthly-phase.json"  # MON-01 warning
+
+
+def cards_of(client, path) -> dict[str, str]:
+    fixture = load_fixture(path)
+    body = post_json(client, f"/cds-services/{fixture['service']}", fixture["request"]).get_json()
+    return {card["source"]["topic"]["code"]: card["uuid"] for card in body["cards"]}
+
+
+def feedback(client, card: str, outcome: str, **extra):
+    item = {"card": card, "outcome": outcome, "outcomeTimestamp": "2026-11-29T10:00:00Z", **extra}
+    assert (
+        post_json(client, "/cds-services/azathioprine-order-select/feedback", {"feedback": [item]}).status_code == 200
+    )
+
+
+@pytest.fixture
+def populated(app):
+    client = app.test_client()
+    first, second = cards_of(client, FEBUXOSTAT_CASE), cards_of(client, FEBUXOSTAT_CASE)
+    cbc = cards_of(client, CBC_CASE)
+    reason = {
+        "reason": {
+            "system": "urn:aza-cds:override-reason",
+            "code": "specialist-approved",
+            "display": "Specialist-directed combination with a documented plan",
+        }
+    }
+    feedback(client, first["DDI-01"], "overridden", overrideReason=reason)
+    feedback(client, first["DDI-01"], "overridden", overrideReason=reason)  # a repeat: stored once
+    feedback(client, second["DDI-01"], "overridden")  # dismissed without a reason
+    feedback(client, cbc["MON-01"], "accepted", acceptedSuggestions=[{"id": "s1"}])
+    return app
+
+
+def test_every_hook_call_is_audited_without_patient_data(populated):
+    engine = populated.extensions["aza_cds"].database
+    with engine.connect() as connection:
+        calls = connection.execute(select(audit)).mappings().all()
+        cards = connection.execute(select(audit_cards)).mappings().all()
+    assert len(calls) == 3 and {row["status"] for row in calls} == {200}
+    assert all(row["pack_version"] == "0.1.0" and row["latency_ms"] > 0 for row in calls)
+    patient_ids = {load_fixture(p)["request"]["context"]["patientId"] for p in (FEBUXOSTAT_CASE, CBC_CASE)}
+    assert not {row["patient_hash"] for row in calls} & patient_ids
+    assert sorted(row["rule_id"] for row in cards) == ["DDI-01", "DDI-01", "MON-01", "PREC-05", "PREC-05"]
+
+
+def test_a_412_is_audited_too(app):
+    fixture = load_fixture(FIXTURES / "sandbox-captured-patient-view.json")
+    assert (
+        post_json(app.test_client(), "/cds-services/azathioprine-patient-view", fixture["request"]).status_code == 412
+    )
+    with app.extensions["aza_cds"].database.connect() as connection:
+        assert connection.execute(select(audit.c.status)).scalar_one() == 412
+
+
+def test_override_report(populated):
+    rows = {
+        row["rule"]: row
+        for row in report.override_report(
+            populated.extensions["aza_cds"].database, datetime.now(UTC) - timedelta(days=30)
+        )
+    }
+    assert rows["DDI-01"] | {"top_reasons": None} == {
+        "rule": "DDI-01",
+        "shown": 2,
+        "accepted": 0,
+        "overridden": 2,
+        "override_rate": 1.0,
+        "top_reasons": None,
+    }
+    assert rows["DDI-01"]["top_reasons"] == [
+        {"reason": "Specialist-directed combination with a documented plan", "count": 1}
+    ]
+    assert (rows["MON-01"]["accepted"], rows["MON-01"]["override_rate"]) == (1, 0.0)
+    assert (rows["PREC-05"]["shown"], rows["PREC-05"]["overridden"]) == (2, 0)
+    future = report.override_report(populated.extensions["aza_cds"].database, datetime.now(UTC) + timedelta(days=1))
+    assert future == []
+
+
+def test_report_command_table_json_and_plot(populated, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("AZA_CDS_DATABASE_URL", str(populated.extensions["aza_cds"].database.url))
+    assert main(["report", "--since", "30d", "--format", "json", "--plot", str(tmp_path / "rates.png")]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["rules"][0]["rule"] == "DDI-01"  # the noisiest rule first
+    assert (tmp_path / "rates.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["report"]) == 0
+    assert "DDI-01" in capsys.readouterr().out
+    assert main(["report", "--since", "soon"]) == 2
+
+
+@pytest.mark.parametrize(("text", "hours"), [("30d", 720), ("12h", 12), ("2w", 336)])
+def test_since(text, hours):
+    now = datetime(2026, 11, 29, tzinfo=UTC)
+    assert report.parse_since(text, now) == now - timedelta(hours=hours)
