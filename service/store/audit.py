@@ -5,11 +5,20 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, Integer, bindparam, delete, select, text
 
 from service.store.models import audit, audit_cards
 
 PURGE_EVERY = 1000  # calls between deletions of rows past the retention period
+# Fixed statements, compiled once: this runs on every hook call (SQLite and PostgreSQL alike).
+INSERT_CALL = text(
+    "INSERT INTO audit (at, hook_instance, service_id, patient_hash, status, latency_ms, pack_version) "
+    "VALUES (:at, :hook_instance, :service_id, :patient_hash, :status, :latency_ms, :pack_version) RETURNING id"
+).bindparams(bindparam("at", type_=audit.c.at.type)).columns(id=Integer)  # same datetime storage as the table
+INSERT_CARDS = text(
+    "INSERT INTO audit_cards (card_uuid, audit_id, rule_id, indicator) "
+    "VALUES (:card_uuid, :audit_id, :rule_id, :indicator)"
+)
 
 
 class AuditStore(Protocol):
@@ -26,9 +35,9 @@ class SqlAuditStore:
 
     def record(self, call: dict, cards: list[dict]) -> None:
         with self._engine.begin() as connection:
-            audit_id = connection.execute(insert(audit).values(**call).returning(audit.c.id)).scalar_one()
+            audit_id = connection.execute(INSERT_CALL, call).scalar_one()
             if cards:
-                connection.execute(insert(audit_cards), [
+                connection.execute(INSERT_CARDS, [
                     {"card_uuid": card["uuid"], "audit_id": audit_id, "rule_id": card["source"]["topic"]["code"],
                      "indicator": card["indicator"]}
                     for card in cards
