@@ -1,5 +1,14 @@
 """aza-cds: a CDS Hooks 2.0 service for patients on azathioprine."""
 
-from service.app import create_app
+from __future__ import annotations
+
+
+def create_app(config=None):
+    """The application factory (see service.app). Imported lazily so that `aza-cds serve` can prepare the metrics
+    folder before prometheus_client is first imported."""
+    from service.app import create_app as build
+
+    return build(config)
+
 
 __all__ = ["create_app"]

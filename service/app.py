@@ -15,6 +15,7 @@ from service.fhir import FhirClient
 from service.hooks import HookEngine
 from service.http import AppState, register_http
 from service.http.auth import register_auth
+from service.http.metrics import Metrics
 from service.knowledge import load_pack
 from service.rules import CardPolicy
 from service.store import SqlAuditStore, SqlFeedbackStore, SqlReplayStore, open_database
@@ -44,9 +45,11 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     engine = open_database(settings.sqlalchemy_url)
+    metrics = Metrics()
     fhir_client = FhirClient(
         settings.fhir_allowlist,
         allow_loopback_http=settings.dev,
+        observe=metrics.fhir_call,
         budget_seconds=settings.fhir_timeout_seconds,
         max_pages=settings.fhir_max_pages,
         max_response_bytes=settings.fhir_max_response_bytes,
@@ -61,10 +64,11 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         feedback=SqlFeedbackStore(engine),
         audit=SqlAuditStore(engine, settings.audit_retention_days),
         database=engine,
+        metrics=metrics,
         **({"hash_key": settings.patient_hash_key.encode()} if settings.patient_hash_key else {}),
     )
     register_http(app, app_state)
     if settings.auth == "required":
         verifier = TokenVerifier(TrustStore.from_files(trust_files), SqlReplayStore(engine))
-        register_auth(app, verifier, settings.public_url)
+        register_auth(app, verifier, settings.public_url, metrics)
     return app

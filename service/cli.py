@@ -78,6 +78,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args) -> int:
+    # Workers add their metrics up through files; prometheus_client reads this before it is first imported.
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        import tempfile
+
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="aza-cds-metrics-")
     from service.serve import serve
 
     if args.dev:

@@ -16,6 +16,7 @@ class GunicornServer(BaseApplication):
         for key, value in self._options.items():
             self.cfg.set(key, value)
         self.cfg.set("post_fork", _after_fork)
+        self.cfg.set("child_exit", _worker_exited)
 
     def load(self):
         return create_app()
@@ -24,6 +25,12 @@ class GunicornServer(BaseApplication):
 def _after_fork(_server, worker) -> None:
     # Database connections must not be shared across processes: each worker opens its own.
     worker.app.callable.extensions["aza_cds"].feedback.dispose()
+
+
+def _worker_exited(_server, worker) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # its gauges stop counting; its counters stay in the totals
 
 
 def serve(host: str, port: int, workers: int) -> None:

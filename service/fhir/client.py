@@ -20,12 +20,14 @@ class FhirClient:
         self,
         allowlist: tuple[str, ...],
         allow_loopback_http: bool = False,
+        observe=None,
         budget_seconds: float = 2.0,
         max_pages: int = 10,
         max_response_bytes: int = 10_000_000,
     ):
         self.allowlist = tuple(urlsplit(prefix) for prefix in allowlist)
         self.allow_loopback_http = allow_loopback_http
+        self._observe = observe or (lambda seconds, ok: None)  # metrics: latency and success of each call-back
         self.budget_seconds = budget_seconds
         self.max_pages = max_pages
         self.max_response_bytes = max_response_bytes
@@ -54,6 +56,16 @@ class FhirClient:
         self._http.close()
 
     def get_json(self, url: str, headers: dict[str, str], deadline: float) -> dict:
+        started = time.monotonic()
+        try:
+            document = self._get_json(url, headers, deadline)
+        except FetchError:
+            self._observe(time.monotonic() - started, False)
+            raise
+        self._observe(time.monotonic() - started, True)
+        return document
+
+    def _get_json(self, url: str, headers: dict[str, str], deadline: float) -> dict:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise FetchError("the FHIR server did not answer in time")

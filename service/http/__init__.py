@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from service.http import discovery, feedback, health, hooks
+from service.http import discovery, feedback, health, hooks, metrics
 from service.http.errors import register_error_handlers
 from service.http.headers import register_headers
 from service.http.state import AppState
@@ -12,7 +12,7 @@ from service.http.state import AppState
 
 def register_http(app: Flask, app_state: AppState) -> None:
     app.extensions["aza_cds"] = app_state
-    for module in (discovery, hooks, feedback, health):
+    for module in (discovery, hooks, feedback, health, metrics):
         app.register_blueprint(module.bp)
     register_error_handlers(app)
     register_headers(app, app_state.settings.cors_origins)

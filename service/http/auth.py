@@ -13,7 +13,7 @@ log = logging.getLogger("aza_cds")
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="aza-cds"'}
 
 
-def register_auth(app: Flask, verifier: TokenVerifier, public_url: str) -> None:
+def register_auth(app: Flask, verifier: TokenVerifier, public_url: str, metrics) -> None:
     @app.before_request
     def require_token():
         if request.method == "OPTIONS" or not request.path.startswith("/cds-services"):
@@ -24,6 +24,7 @@ def register_auth(app: Flask, verifier: TokenVerifier, public_url: str) -> None:
         except AuthError as refusal:
             # The reason is for operators; the token itself is never logged.
             log.warning("auth refused path=%s reason=%s", request.path, refusal)
+            metrics.auth_failures.inc()
             raise ApiError(401, "unauthorized", "A valid bearer token is required.", headers=CHALLENGE) from None
         log.info("auth ok iss=%s jti=%s", verified.iss, verified.jti)
         return None

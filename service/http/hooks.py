@@ -59,6 +59,7 @@ def call_service(service_id: str):
 def _account(call: HookCall, app, started: float, status: int, cards: list[dict]) -> None:
     """One log line and one audit row per call; neither holds patient data beyond a keyed hash."""
     latency = (time.perf_counter() - started) * 1000
+    app.metrics.hook_call(call.hook, status, latency / 1000, cards)
     patient = app.patient_hash(call.patient_id)
     log.info("hook service=%s hookInstance=%s patient=%s status=%d cards=%d ms=%.1f",
              call.service_id, call.hook_instance, patient, status, len(cards), latency)  # fmt: skip

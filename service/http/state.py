@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from flask import current_app
 from sqlalchemy import Engine
@@ -13,6 +14,9 @@ from sqlalchemy import Engine
 from service.config import Settings
 from service.hooks import HookEngine
 from service.store import AuditStore, FeedbackStore
+
+if TYPE_CHECKING:
+    from service.http.metrics import Metrics
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,7 @@ class AppState:
     feedback: FeedbackStore
     audit: AuditStore
     database: Engine
+    metrics: Metrics
     hash_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
 
     def patient_hash(self, patient_id: str) -> str:

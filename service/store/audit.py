@@ -11,10 +11,14 @@ from service.store.models import audit, audit_cards
 
 PURGE_EVERY = 1000  # calls between deletions of rows past the retention period
 # Fixed statements, compiled once: this runs on every hook call (SQLite and PostgreSQL alike).
-INSERT_CALL = text(
-    "INSERT INTO audit (at, hook_instance, service_id, patient_hash, status, latency_ms, pack_version) "
-    "VALUES (:at, :hook_instance, :service_id, :patient_hash, :status, :latency_ms, :pack_version) RETURNING id"
-).bindparams(bindparam("at", type_=audit.c.at.type)).columns(id=Integer)  # same datetime storage as the table
+INSERT_CALL = (
+    text(
+        "INSERT INTO audit (at, hook_instance, service_id, patient_hash, status, latency_ms, pack_version) "
+        "VALUES (:at, :hook_instance, :service_id, :patient_hash, :status, :latency_ms, :pack_version) RETURNING id"
+    )
+    .bindparams(bindparam("at", type_=audit.c.at.type))
+    .columns(id=Integer)
+)  # same datetime storage as the table
 INSERT_CARDS = text(
     "INSERT INTO audit_cards (card_uuid, audit_id, rule_id, indicator) "
     "VALUES (:card_uuid, :audit_id, :rule_id, :indicator)"
