@@ -119,3 +119,64 @@ def test_store_refuses_unsupported_databases(tmp_path):
     with pytest.raises(ValueError, match="SQLite or PostgreSQL"):
         SqlFeedbackStore(FakeEngine())
     assert open_database(f"sqlite:///{tmp_path}/x/db.sqlite3").dialect.name == "sqlite"
+
+
+def test_several_workers_and_a_killed_one_lose_nothing(tmp_path):
+    """Three gunicorn workers share one SQLite file; eight clients post at once while a worker is SIGKILLed.
+    A client resends whatever was not acknowledged (feedback is idempotent), and every item ends up stored once."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import httpx
+    from test_cli import free_port
+
+    port = free_port()
+    env = {**os.environ, "AZA_CDS_DATA_DIR": str(tmp_path), "AZA_CDS_AUTH": "off"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--workers", "3"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/cds-services/azathioprine-order-sign/feedback"
+    items = [item() for _ in range(1500)]
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and server.poll() is None
+                time.sleep(0.1)
+
+        acknowledged = []
+
+        def send(batch):
+            for attempt in range(20):
+                try:
+                    if httpx.post(url, json={"feedback": batch}, timeout=5).status_code == 200:
+                        acknowledged.append(1)
+                        return True
+                except httpx.TransportError:
+                    time.sleep(0.05 * (attempt + 1))  # the worker died with the request: send it again
+            return False
+
+        batches = [items[i : i + 5] for i in range(0, len(items), 5)]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = pool.map(send, batches)
+            time.sleep(0.05)  # well inside the ~300 batches
+            children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+            os.kill(int(children[0]), signal.SIGKILL)  # a worker dies mid-run
+            acknowledged_at_kill = len(acknowledged)
+            assert all(results)
+        assert acknowledged_at_kill < len(batches)  # the kill happened while clients were still posting
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+    store = SqlFeedbackStore(open_database(f"sqlite:///{tmp_path}/aza-cds.sqlite3"))
+    assert store.count() == len(items)
