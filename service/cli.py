@@ -16,7 +16,10 @@ from service.config import ConfigError, Settings
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from service.logs import configure
+
+    default = "json" if args.run is _serve else "text"  # the service logs JSON lines; the tools, readable text
+    configure(os.environ.get("AZA_CDS_LOG_FORMAT", default))
     try:
         return args.run(args)
     except ConfigError as error:

@@ -13,6 +13,7 @@ from service.fhir import DataUnavailable
 from service.hooks import PREFETCH, SERVICES
 from service.http.errors import ApiError, json_response, read_json_object
 from service.http.state import state
+from service.logs import hook_instance
 from service.protocol import HookCall, InvalidCall, SchemaViolation, check_request
 
 bp = Blueprint("hooks", __name__)
@@ -42,6 +43,14 @@ def call_service(service_id: str):
             f"The request carries {entries} resources; this service accepts at most "
             f"{app.settings.max_prefetch_entries} (AZA_CDS_MAX_PREFETCH_ENTRIES).",
         )
+    correlation = hook_instance.set(call.hook_instance)  # every log line of this call carries it
+    try:
+        return _run(call, app, started)
+    finally:
+        hook_instance.reset(correlation)
+
+
+def _run(call: HookCall, app, started: float):
     try:
         cards = app.engine.run(call)
     except DataUnavailable as missing:
