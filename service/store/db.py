@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 
-from service.store.models import metadata
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def open_database(url: str) -> Engine:
@@ -17,8 +19,24 @@ def open_database(url: str) -> Engine:
     engine = create_engine(url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-    metadata.create_all(engine)
+    migrate(engine)
     return engine
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the latest Alembic revision. A database made by `create_all` before migrations existed
+    is adopted (stamped) rather than re-created. On PostgreSQL an advisory lock keeps replicas that start together
+    from migrating at the same time."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(7300001)"))  # released at commit
+        config.attributes["connection"] = connection
+        tables = set(inspect(connection).get_table_names())
+        if "alembic_version" not in tables and {"feedback", "token_ids"} <= tables:
+            command.stamp(config, "0001")  # made by create_all: the first revision's tables are there
+        command.upgrade(config, "head")
 
 
 def _sqlite_pragmas(connection, _record) -> None:
