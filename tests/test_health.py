@@ -17,10 +17,12 @@ def test_health_needs_no_token_even_when_auth_is_required(make_app, tmp_path):
     assert client.get("/cds-services").status_code == 401  # the services themselves still need a token
 
 
-def test_not_ready_when_the_database_is_gone(app, monkeypatch):
+def test_not_ready_while_the_database_is_gone_and_ready_again_after(app, monkeypatch):
     def broken():
         raise OSError("database down")
 
     monkeypatch.setattr(app.extensions["aza_cds"].database, "connect", broken)
     response = app.test_client().get("/readyz")
     assert response.status_code == 503 and response.get_json()["checks"]["database"] == "unreachable"
+    monkeypatch.undo()  # the database is back
+    assert app.test_client().get("/readyz").status_code == 200

@@ -110,3 +110,24 @@ def test_report_command_table_json_and_plot(populated, tmp_path, monkeypatch, ca
 def test_since(text, hours):
     now = datetime(2026, 11, 29, tzinfo=UTC)
     assert report.parse_since(text, now) == now - timedelta(hours=hours)
+
+
+def test_audit_rows_past_retention_are_purged(make_app):
+    app = make_app(audit_retention_days="30")
+    store, engine = app.extensions["aza_cds"].audit, app.extensions["aza_cds"].database
+    now = datetime.now(UTC)
+    for age, card in ((40, "old-card"), (5, "new-card")):
+        row = {
+            "at": now - timedelta(days=age),
+            "hook_instance": card,
+            "service_id": "s",
+            "patient_hash": "h",
+            "status": 200,
+            "latency_ms": 1.0,
+            "pack_version": "0.1.0",
+        }
+        store.record(row, [{"uuid": card, "indicator": "info", "source": {"topic": {"code": "MON-02"}}}])
+    store.purge(now)
+    with engine.connect() as connection:
+        assert connection.execute(select(audit.c.hook_instance)).scalars().all() == ["new-card"]
+        assert connection.execute(select(audit_cards.c.card_uuid)).scalars().all() == ["new-card"]

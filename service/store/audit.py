@@ -47,10 +47,13 @@ class SqlAuditStore:
                     for card in cards
                 ])  # fmt: skip
             self._calls += 1
-            if self._calls % PURGE_EVERY == 0:
-                self._purge(connection)
+        if self._calls % PURGE_EVERY == 0:
+            self.purge()
 
-    def _purge(self, connection) -> None:
-        old = select(audit.c.id).where(audit.c.at < datetime.now(UTC) - self._retention)
-        connection.execute(delete(audit_cards).where(audit_cards.c.audit_id.in_(old)))
-        connection.execute(delete(audit).where(audit.c.at < datetime.now(UTC) - self._retention))
+    def purge(self, now: datetime | None = None) -> None:
+        """Delete audit rows (and their cards) older than the retention period."""
+        cutoff = (now or datetime.now(UTC)) - self._retention
+        with self._engine.begin() as connection:
+            old = select(audit.c.id).where(audit.c.at < cutoff)
+            connection.execute(delete(audit_cards).where(audit_cards.c.audit_id.in_(old)))
+            connection.execute(delete(audit).where(audit.c.at < cutoff))
