@@ -46,3 +46,5 @@ def configure(fmt: str = "json", level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    for chatty in ("alembic", "httpx", "httpcore"):  # their INFO lines are per request or per migration step
+        logging.getLogger(chatty).setLevel(logging.WARNING)
