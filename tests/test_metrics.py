@@ -40,7 +40,8 @@ def test_metrics_count_calls_cards_and_refusals(app):
     assert sample(text, "aza_cds_hook_requests_total", hook="order-select", status="200") == 3
     assert sample(text, "aza_cds_hook_requests_total", hook="patient-view", status="412") == 1
     assert sample(text, "aza_cds_cards_total", rule="DDI-01", indicator="critical") == 3
-    assert sample(text, "aza_cds_hook_seconds_count", hook="order-select") == 3
+    assert sample(text, "aza_cds_hook_seconds_count", hook="order-select", status="200") == 3
+    assert sample(text, "aza_cds_hook_seconds_count", hook="patient-view", status="412") == 1
 
 
 def test_auth_failures_are_counted(make_app, tmp_path):

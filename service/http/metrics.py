@@ -23,8 +23,8 @@ class Metrics:
         self.registry = CollectorRegistry()
         self.requests = Counter("aza_cds_hook_requests", "Hook calls by service hook and HTTP status",
                                 ["hook", "status"], registry=self.registry)  # fmt: skip
-        self.latency = Histogram("aza_cds_hook_seconds", "Hook call latency by hook", ["hook"],
-                                 buckets=LATENCY_BUCKETS, registry=self.registry)  # fmt: skip
+        self.latency = Histogram("aza_cds_hook_seconds", "Hook call latency by hook and HTTP status",
+                                 ["hook", "status"], buckets=LATENCY_BUCKETS, registry=self.registry)  # fmt: skip
         self.cards = Counter("aza_cds_cards", "Cards returned by rule and indicator", ["rule", "indicator"],
                              registry=self.registry)  # fmt: skip
         self.fhir_latency = Histogram("aza_cds_fhir_callback_seconds", "FHIR call-back latency",
@@ -34,7 +34,7 @@ class Metrics:
 
     def hook_call(self, hook: str, status: int, seconds: float, cards: list[dict]) -> None:
         self.requests.labels(hook, str(status)).inc()
-        self.latency.labels(hook).observe(seconds)
+        self.latency.labels(hook, str(status)).observe(seconds)
         for card in cards:
             self.cards.labels(card["source"]["topic"]["code"], card["indicator"]).inc()
 
