@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import threading
-import time
 
 import httpx
 import pytest
-from helpers import FIXTURES
+from helpers import FIXTURES, running_serve
 from werkzeug.serving import make_server
 
 from service.cli import main
@@ -72,40 +67,15 @@ def test_replay_against_a_url_gives_the_same_outcomes(running_service, capsys):
     assert f"0 of {FIXTURE_COUNT} fixtures differ or could not be read" in capsys.readouterr().err
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_serve_runs_gunicorn_on_embedded_defaults(tmp_path):
-    port = free_port()
-    env = {**os.environ, "AZA_CDS_DATA_DIR": str(tmp_path), "AZA_CDS_AUTH": "off"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/cds-services", timeout=1)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None, process.stdout.read().decode()
-                assert time.monotonic() < deadline, "service did not start"
-                time.sleep(0.1)
+    with running_serve(tmp_path) as (base, _server):
+        response = httpx.get(f"{base}/cds-services", timeout=5)
         assert response.status_code == 200 and len(response.json()["services"]) == 3
         feedback = httpx.post(
-            f"http://127.0.0.1:{port}/cds-services/azathioprine-order-sign/feedback",
+            f"{base}/cds-services/azathioprine-order-sign/feedback",
             json={"feedback": [{"card": "c1", "outcome": "overridden", "outcomeTimestamp": "2026-11-29T10:00:00Z"}]},
         )
         assert feedback.json() == {"stored": 1, "duplicates": 0}
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
 
 
 def test_replay_reports_files_that_are_not_fixtures(tmp_path, capsys):

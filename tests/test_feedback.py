@@ -6,7 +6,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from helpers import post_json
+from helpers import post_json, running_serve
 
 from service.store import SqlFeedbackStore, open_database
 
@@ -126,35 +126,16 @@ def test_several_workers_and_a_killed_one_lose_nothing(tmp_path):
     A client resends whatever was not acknowledged (feedback is idempotent), and every item ends up stored once."""
     import os
     import signal
-    import subprocess
-    import sys
     import time
     from pathlib import Path
 
     import httpx
-    from test_cli import free_port
 
-    port = free_port()
-    env = {**os.environ, "AZA_CDS_DATA_DIR": str(tmp_path), "AZA_CDS_AUTH": "off"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--workers", "3"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/cds-services/azathioprine-order-sign/feedback"
     items = [item() for _ in range(1500)]
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline and server.poll() is None
-                time.sleep(0.1)
-
-        acknowledged = []
+    batches = [items[i : i + 5] for i in range(0, len(items), 5)]
+    acknowledged = []
+    with running_serve(tmp_path, workers=3) as (base, server):
+        url = f"{base}/cds-services/azathioprine-order-sign/feedback"
 
         def send(batch):
             for attempt in range(20):
@@ -166,7 +147,6 @@ def test_several_workers_and_a_killed_one_lose_nothing(tmp_path):
                     time.sleep(0.05 * (attempt + 1))  # the worker died with the request: send it again
             return False
 
-        batches = [items[i : i + 5] for i in range(0, len(items), 5)]
         with ThreadPoolExecutor(max_workers=8) as pool:
             results = pool.map(send, batches)
             time.sleep(0.05)  # well inside the ~300 batches
@@ -174,9 +154,6 @@ def test_several_workers_and_a_killed_one_lose_nothing(tmp_path):
             os.kill(int(children[0]), signal.SIGKILL)  # a worker dies mid-run
             acknowledged_at_kill = len(acknowledged)
             assert all(results)
-        assert acknowledged_at_kill < len(batches)  # the kill happened while clients were still posting
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
+    assert acknowledged_at_kill < len(batches)  # the kill happened while clients were still posting
     store = SqlFeedbackStore(open_database(f"sqlite:///{tmp_path}/aza-cds.sqlite3"))
     assert store.count() == len(items)

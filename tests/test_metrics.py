@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
-import time
 
 import httpx
-from helpers import FIXTURES, post_json
-from test_cli import free_port
+from helpers import FIXTURES, post_json, running_serve
 
 from service.replay import load_fixture
 
@@ -56,32 +51,11 @@ def test_auth_failures_are_counted(make_app, tmp_path):
 
 
 def test_totals_add_up_across_gunicorn_workers(tmp_path):
-    port = free_port()
-    env = {**os.environ, "AZA_CDS_DATA_DIR": str(tmp_path), "AZA_CDS_AUTH": "off"}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(base + "/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline and server.poll() is None
-                time.sleep(0.1)
+    with running_serve(tmp_path, workers=2) as (base, _server):
         body = load_fixture(CASE)["request"]
         with httpx.Client() as http:  # separate connections spread over both workers
             for _ in range(12):
                 http.post(f"{base}/cds-services/azathioprine-order-select", json=body, headers={"Connection": "close"})
         text = httpx.get(base + "/metrics").text
-        assert sample(text, "aza_cds_hook_requests_total", hook="order-select", status="200") == 12
-        assert sample(text, "aza_cds_cards_total", rule="DDI-01", indicator="critical") == 12
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
+    assert sample(text, "aza_cds_hook_requests_total", hook="order-select", status="200") == 12
+    assert sample(text, "aza_cds_cards_total", rule="DDI-01", indicator="critical") == 12
