@@ -57,6 +57,26 @@ def test_code_match_wins_over_text_and_carries_strength_and_evidence():
     assert match.evidence == "RxNorm code 359228" and not match.unverified
 
 
+def test_repeated_and_unserialisable_concepts_match_the_same_way():
+    concept = {"coding": [{"system": RXNORM, "code": "1256"}], "text": "Imuran"}
+    first, second = TERMS.match(concept), TERMS.match(dict(reversed(concept.items())))  # same concept, other key order
+    assert first == second and first.concepts == {"azathioprine"}
+    huge = {"text": "Imuran", "extension": [{"valueInteger": 2**70}]}  # valid JSON, but beyond orjson's integers
+    assert TERMS.match(huge).concepts == {"azathioprine"}
+    # the text that makes a match is part of the key: one concept, two different outcomes
+    assert TERMS.match({}, extra_text=["Uloric"]).concepts == {"febuxostat"}
+    assert TERMS.match({}, extra_text=["Zyloprim"]).concepts == {"allopurinol"}
+
+
+def test_match_memory_stays_bounded(monkeypatch):
+    terms = Terminology(load_pack(REPO_ROOT / "cards"))
+    monkeypatch.setattr("service.terminology.matcher.MATCH_CACHE_SIZE", 10)
+    for number in range(25):
+        terms.match({"text": f"drug {number}"})
+    assert len(terms._matches) <= 10
+    assert terms.match({"text": "drug 3 Imuran"}).concepts == {"azathioprine"}
+
+
 def test_unverified_code_is_flagged():
     match = TERMS.match({"coding": [{"system": RXNORM, "code": "73689"}]})  # febuxostat IN, status K in the pack
     assert match.concepts == {"febuxostat"} and match.unverified

@@ -11,20 +11,24 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
 }
 
+COMMON_HEADERS = {
+    **SECURITY_HEADERS,
+    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type",
+    "Access-Control-Max-Age": "600",
+}
+
 
 def register_headers(app: Flask, cors_origins: tuple[str, ...]) -> None:
     allow_any = "*" in cors_origins
 
     @app.after_request
     def add_headers(response: Response) -> Response:
-        response.headers.update(SECURITY_HEADERS)
+        response.headers.update(COMMON_HEADERS)
         origin = request.headers.get("Origin")
         if allow_any:
             response.headers["Access-Control-Allow-Origin"] = "*"
         elif origin in cors_origins:
             response.headers["Access-Control-Allow-Origin"] = origin
             response.headers.add("Vary", "Origin")
-        response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-        response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
-        response.headers["Access-Control-Max-Age"] = "600"
         return response

@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
+
+import orjson
 
 from service.knowledge import Code, KnowledgePack
 
@@ -19,6 +22,7 @@ SYSTEM_ALIASES = {
 
 
 WORD = re.compile(r"[a-z0-9]+")
+MATCH_CACHE_SIZE = 16384  # distinct concepts remembered per process
 
 
 @dataclass(frozen=True)
@@ -47,9 +51,30 @@ class Terminology:
         self._words = {word for word in synonyms if re.fullmatch(r"[a-z0-9]+", word)}
         phrases = sorted((w for w in synonyms if w not in self._words), key=len, reverse=True)
         self._phrases = re.compile(rf"\b(?:{'|'.join(map(re.escape, phrases))})\b") if phrases else None
+        # Names repeat across calls (the same lab and drug displays); the scan is pure, so remember recent ones.
+        self._scan_text = lru_cache(maxsize=8192)(self._scan_text_uncached)
+        self._matches: dict[bytes, Match | None] = {}
+
+    def _match_cached(self, key: bytes, codeable: object, extra_text: tuple[str, ...]) -> Match | None:
+        try:
+            return self._matches[key]
+        except KeyError:
+            found = self._match_uncached(codeable, extra_text)
+            if len(self._matches) >= MATCH_CACHE_SIZE:
+                self._matches.clear()  # crude but bounded; a full cache refills within a few calls
+            self._matches[key] = found
+            return found
 
     def match(self, codeable: object, extra_text: Iterable[str] = ()) -> Match | None:
         """Recognise a CodeableConcept (R4, STU3 or DSTU2 shape); tolerate any malformed input."""
+        extra_text = tuple(extra_text)
+        try:  # the same concepts arrive call after call; their serialised form is a cheap, exact cache key
+            key = orjson.dumps([codeable, extra_text], option=orjson.OPT_SORT_KEYS)
+        except TypeError:  # not JSON (e.g. an integer beyond 64 bits): match without the cache
+            return self._match_uncached(codeable, extra_text)
+        return self._match_cached(key, codeable, extra_text)
+
+    def _match_uncached(self, codeable: object, extra_text: tuple[str, ...]) -> Match | None:
         codeable = codeable if isinstance(codeable, dict) else {}
         codings = [c for c in _list(codeable.get("coding")) if isinstance(c, dict)]
         found = self._match_codes(codings)
@@ -82,14 +107,19 @@ class Terminology:
 
     def _match_text(self, texts: Iterable[str]) -> Match | None:
         for text in texts:
-            lowered = text.lower()
-            found = [word for word in WORD.findall(lowered) if word in self._words]
-            if self._phrases:
-                found += self._phrases.findall(lowered)
+            found = self._scan_text(text)
             if found:
-                concepts = frozenset(self._synonyms[word] for word in found)
-                return Match(concepts=concepts, evidence=f"name '{text[:60]}'")
+                return found
         return None
+
+    def _scan_text_uncached(self, text: str) -> Match | None:
+        lowered = text.lower()
+        found = [word for word in WORD.findall(lowered) if word in self._words]
+        if self._phrases:
+            found += self._phrases.findall(lowered)
+        if not found:
+            return None
+        return Match(concepts=frozenset(self._synonyms[word] for word in found), evidence=f"name '{text[:60]}'")
 
     def _lookup(self, coding: dict) -> tuple[str, Code] | None:
         system, code = coding.get("system"), coding.get("code")
