@@ -103,7 +103,9 @@ def reference_request(hook: str, labs: int, meds: int, conditions: int, drafts: 
     bundle = lambda items: {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in items]}  # noqa: E731
     context = {"userId": "Practitioner/bench", "patientId": "bench"}
     if hook != "patient-view":
-        drafted = [order(900 + i, "draft", 0, aza, dosageInstruction=dose) for i in range(drafts)]
+        # An azathioprine renewal and other orders: two azathioprine drafts would be a duplicate (a DDI-07 card).
+        drafted = [order(900, "draft", 0, aza, dosageInstruction=dose)]
+        drafted += [order(900 + i, "draft", 0, metformin) for i in range(1, drafts)]
         context["draftOrders"] = bundle(drafted)
         if hook == "order-select":
             context["selections"] = [f"MedicationRequest/{drafted[0]['id']}"]

@@ -11,8 +11,11 @@ from sqlalchemy import select
 
 from service import report
 from service.cli import main
+from service.config import REPO_ROOT
 from service.replay import load_fixture
 from service.store.models import audit, audit_cards
+
+PACK_VERSION = json.loads((REPO_ROOT / "cards" / "manifest.json").read_text())["version"]
 
 FEBUXOSTAT_CASE = FIXTURES / "order-select-azathioprine-while-on-febuxostat.json"  # DDI-01 critical + PREC-05 info
 CBC_CASE = FIXTURES / "patient-view-cbc-overdue-monthly-phase.json"  # MON-01 warning
@@ -56,7 +59,7 @@ def test_every_hook_call_is_audited_without_patient_data(populated):
         calls = connection.execute(select(audit)).mappings().all()
         cards = connection.execute(select(audit_cards)).mappings().all()
     assert len(calls) == 3 and {row["status"] for row in calls} == {200}
-    assert all(row["pack_version"] == "0.1.0" and row["latency_ms"] > 0 for row in calls)
+    assert all(row["pack_version"] == PACK_VERSION and row["latency_ms"] > 0 for row in calls)
     patient_ids = {load_fixture(p)["request"]["context"]["patientId"] for p in (FEBUXOSTAT_CASE, CBC_CASE)}
     assert not {row["patient_hash"] for row in calls} & patient_ids
     assert sorted(row["rule_id"] for row in cards) == ["DDI-01", "DDI-01", "MON-01", "PREC-05", "PREC-05"]

@@ -91,6 +91,21 @@ class TestInteractions:
         ]
         assert found("order-sign", drafts, labs=RECENT_CBC) == [("DDI-01", "ordered", "critical")]
 
+    def test_azathioprine_drafted_twice_is_a_possible_duplicate(self):
+        drafts = [
+            use("MedicationRequest/a", "azathioprine", "draft", True),
+            use("MedicationRequest/b", "azathioprine", "draft", True),
+            use("MedicationRequest/l", None, "draft", True, True),
+        ]
+        assert found("order-sign", drafts, labs=RECENT_CBC) == [("DDI-07", "duplicate-drafts", "warning")]
+        # order-select: only when an azathioprine draft is among the selections
+        assert found("order-select", drafts, labs=RECENT_CBC) == []
+
+    def test_a_renewal_beside_the_active_order_is_not_a_duplicate(self):
+        drafts = [use("MedicationRequest/d", "azathioprine", "draft", True, True)]
+        meds = [use("MedicationRequest/a", "azathioprine", days_ago=20)]
+        assert found("order-sign", drafts, meds, RECENT_CBC) == []
+
     def test_patient_view_shows_an_existing_contraindicated_pair_only(self):
         meds = [
             use("MedicationRequest/a", "azathioprine", days_ago=400),

@@ -16,7 +16,8 @@ from service.rules.findings import Finding
 def evaluate(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
     if record.hook == "patient-view":
         return _existing(rule, record, pack)
-    findings, seen = [], set()
+    findings = _duplicate_drafts(rule, record) if "duplicate_orders" in rule.parameters else []
+    seen = set()
     for draft in record.drafts_in_scope:
         mine = _first(draft, {rule.drug}) or _first(draft, rule.interactants)
         if not mine:
@@ -153,11 +154,22 @@ def _duplicate_orders(rule: Rule, record: PatientRecord) -> list[Finding]:
     ]
     if not pairs:
         return []
-    first, second = pairs[-1]
+    return [_pair_finding(rule, "duplicate-orders", *pairs[-1])]
+
+
+def _duplicate_drafts(rule: Rule, record: PatientRecord) -> list[Finding]:
+    """DDI-07 on order hooks: the session drafts the drug twice, so signing both would double the dose."""
+    drafts = [use for use in record.drafts if use.has(rule.drug)]
+    if len(drafts) < 2 or not any(use.has(rule.drug) for use in record.drafts_in_scope):
+        return []
+    return [_pair_finding(rule, "duplicate-drafts", drafts[0], drafts[1])]
+
+
+def _pair_finding(rule: Rule, variant: str, first: MedicationUse, second: MedicationUse) -> Finding:
     doses = [use.dose.high for use in (first, second) if use.dose.known]
     total = f"{sum(doses):.0f} mg/day" if len(doses) == 2 else "not computable"
     values = {"drug_label": first.label, "other_label": second.label, "total": total}
-    return [Finding(rule.id, "duplicate-orders", values, basis=(_basis(first), _basis(second)))]
+    return Finding(rule.id, variant, values, basis=(_basis(first), _basis(second)))
 
 
 def _existing(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
