@@ -18,8 +18,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from helpers import hook_request
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+from sqlalchemy import select
 
 from service.auth import AuthError, TokenVerifier, TrustStore
+from service.store.db import open_database
+from service.store.models import token_ids
+from service.store.replay import SqlReplayStore
 
 ISS = "https://ehr.example.org/fhir"
 JKU = "https://ehr.example.org/jwks"
@@ -173,6 +177,19 @@ def test_rs384_with_epic_style_claims_is_accepted(secured, keys):
 
 def test_an_audience_list_holding_the_url_is_accepted(secured, keys):
     assert call(secured.test_client(), token(keys, aud=[BASE + SERVICE, "https://other"])).status_code == 200
+
+
+def test_replay_store_forgets_ids_an_hour_past_expiry(tmp_path, monkeypatch, database_url):
+    monkeypatch.setattr("service.store.replay.CLEANUP_EVERY", 3)
+    engine = open_database(database_url or f"sqlite:///{tmp_path}/tokens.db")
+    store = SqlReplayStore(engine)
+    now = time.time()
+    assert store.first_use("iss", "old", now - 3700) and store.first_use("iss", "recent", now - 100)
+    assert not store.first_use("iss", "recent", now - 100)  # third insert: a repeat, and the clean-up runs
+    with engine.connect() as connection:
+        kept = {row.jti for row in connection.execute(select(token_ids))}
+    assert kept == {"recent"}
+    assert store.first_use("iss", "old", now + 60)  # forgotten, so accepted again (it would be expired by then)
 
 
 def test_replayed_jti_is_refused(secured, keys):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from helpers import FIXTURES, post_json
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from service import report
 from service.cli import main
@@ -32,6 +32,14 @@ def feedback(client, card: str, outcome: str, **extra):
     assert (
         post_json(client, "/cds-services/azathioprine-order-select/feedback", {"feedback": [item]}).status_code == 200
     )
+
+
+def test_a_failed_audit_write_still_returns_the_advice_and_is_logged(app, caplog):
+    with app.extensions["aza_cds"].database.begin() as connection:
+        connection.execute(text("DROP TABLE audit_cards"))
+        connection.execute(text("DROP TABLE audit"))
+    assert set(cards_of(app.test_client(), FEBUXOSTAT_CASE)) == {"DDI-01", "PREC-05"}
+    assert any(record.getMessage().startswith("audit write failed") for record in caplog.records)
 
 
 @pytest.fixture

@@ -5,21 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import Engine, Integer, bindparam, delete, select, text
+from sqlalchemy import Engine, delete, select
 
+from service.store.db import driver_cursor, driver_sql
 from service.store.models import audit, audit_cards
 
 PURGE_EVERY = 1000  # calls between deletions of rows past the retention period
-# Fixed statements, compiled once: this runs on every hook call (SQLite and PostgreSQL alike).
+# Fixed statements run on the driver's cursor: this runs on every hook call (SQLite and PostgreSQL alike).
 INSERT_CALL = (
-    text(
-        "INSERT INTO audit (at, hook_instance, service_id, patient_hash, status, latency_ms, pack_version) "
-        "VALUES (:at, :hook_instance, :service_id, :patient_hash, :status, :latency_ms, :pack_version) RETURNING id"
-    )
-    .bindparams(bindparam("at", type_=audit.c.at.type))
-    .columns(id=Integer)
-)  # same datetime storage as the table
-INSERT_CARDS = text(
+    "INSERT INTO audit (at, hook_instance, service_id, patient_hash, status, latency_ms, pack_version) "
+    "VALUES (:at, :hook_instance, :service_id, :patient_hash, :status, :latency_ms, :pack_version) RETURNING id"
+)
+INSERT_CARDS = (
     "INSERT INTO audit_cards (card_uuid, audit_id, rule_id, indicator) "
     "VALUES (:card_uuid, :audit_id, :rule_id, :indicator)"
 )
@@ -36,17 +33,24 @@ class SqlAuditStore:
         self._engine = engine
         self._retention = timedelta(days=retention_days)
         self._calls = 0
+        self._insert_call = driver_sql(engine, INSERT_CALL)
+        self._insert_cards = driver_sql(engine, INSERT_CARDS)
+        # the column's own conversion (SQLite stores datetimes as text), so rows read back through Core as before
+        self._store_time = audit.c.at.type.dialect_impl(engine.dialect).bind_processor(engine.dialect)
 
     def record(self, call: dict, cards: list[dict]) -> None:
-        with self._engine.begin() as connection:
-            audit_id = connection.execute(INSERT_CALL, call).scalar_one()
+        if self._store_time:
+            call = {**call, "at": self._store_time(call["at"])}
+        with driver_cursor(self._engine) as cursor:
+            cursor.execute(self._insert_call, call)
+            audit_id = cursor.fetchone()[0]
             if cards:
-                connection.execute(INSERT_CARDS, [
+                cursor.executemany(self._insert_cards, [
                     {"card_uuid": card["uuid"], "audit_id": audit_id, "rule_id": card["source"]["topic"]["code"],
                      "indicator": card["indicator"]}
                     for card in cards
                 ])  # fmt: skip
-            self._calls += 1
+        self._calls += 1
         if self._calls % PURGE_EVERY == 0:
             self.purge()
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -37,6 +41,30 @@ def migrate(engine: Engine) -> None:
         if "alembic_version" not in tables and {"feedback", "token_ids"} <= tables:
             command.stamp(config, "0001")  # made by create_all: the first revision's tables are there
         command.upgrade(config, "head")
+
+
+@contextmanager
+def driver_cursor(engine: Engine) -> Iterator:
+    """A driver (DBAPI) cursor inside one transaction, for the fixed inserts every hook call makes: SQLAlchemy's Core
+    layer costs more than such an insert itself. Driver errors surface as SQLAlchemy's DBAPIError, as they would
+    through Core, so callers handle one family of errors."""
+    connection = engine.raw_connection()
+    driver_error = engine.dialect.loaded_dbapi.Error
+    try:
+        cursor = connection.cursor()
+        yield cursor
+        connection.commit()
+    except driver_error as error:
+        raise DBAPIError.instance(None, None, error, driver_error, dialect=engine.dialect) from error
+    finally:
+        connection.close()  # back to the pool, which rolls back whatever was not committed
+
+
+def driver_sql(engine: Engine, statement: str) -> str:
+    """A statement written with `:name` placeholders, in the driver's style (sqlite3 takes them as they are)."""
+    if engine.dialect.paramstyle == "pyformat":
+        return re.sub(r":(\w+)", r"%(\1)s", statement)
+    return statement
 
 
 def _sqlite_pragmas(connection, _record) -> None:
