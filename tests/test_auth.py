@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from helpers import hook_request
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from service.auth import AuthError, TokenVerifier, TrustStore
 from service.store.db import open_database
@@ -190,6 +190,15 @@ def test_replay_store_forgets_ids_an_hour_past_expiry(tmp_path, monkeypatch, dat
         kept = {row.jti for row in connection.execute(select(token_ids))}
     assert kept == {"recent"}
     assert store.first_use("iss", "old", now + 60)  # forgotten, so accepted again (it would be expired by then)
+
+
+def test_a_database_outage_answers_503_so_the_ehr_can_retry(secured, keys):
+    with secured.extensions["aza_cds"].database.begin() as connection:
+        connection.execute(text("DROP TABLE token_ids"))  # the jti of the call cannot be recorded
+    for path in (SERVICE, "/cds-services/azathioprine-patient-view/feedback"):
+        response = call(secured.test_client(), token(keys, path=path), path=path)
+        assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+        assert response.get_json()["error"] == "database_unavailable"
 
 
 def test_replayed_jti_is_refused(secured, keys):

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from helpers import post_json, running_serve
+from sqlalchemy import text
 
 from service.store import SqlFeedbackStore, open_database
 
@@ -87,6 +88,21 @@ def test_invalid_feedback_is_400_with_path_and_nothing_stored(app, client, body,
 def test_a_batch_with_one_bad_item_stores_nothing(app, client):
     response = post_json(client, URL, {"feedback": [item(), item(outcome="bad")]})
     assert response.status_code == 400 and stored_count(app) == 0
+
+
+def test_feedback_during_a_database_outage_is_503_and_stored_on_retry(app, client):
+    item = {"card": str(uuid.uuid4()), "outcome": "overridden", "outcomeTimestamp": "2026-11-29T10:00:00Z"}
+    path = "/cds-services/azathioprine-order-select/feedback"
+    database = app.extensions["aza_cds"].database
+    with database.begin() as connection:
+        connection.execute(text("ALTER TABLE feedback RENAME TO feedback_away"))
+    response = post_json(client, path, {"feedback": [item]})
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    with database.begin() as connection:
+        connection.execute(text("ALTER TABLE feedback_away RENAME TO feedback"))
+    assert post_json(client, path, {"feedback": [item]}).status_code == 200
+    with database.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM feedback")).scalar_one() == 1
 
 
 def test_feedback_for_an_unknown_service_is_404(client):

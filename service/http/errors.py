@@ -6,6 +6,7 @@ import logging
 
 import orjson
 from flask import Flask, Response, request
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("aza_cds")
@@ -48,6 +49,13 @@ def register_error_handlers(app: Flask) -> None:
     def http_error(error: HTTPException):
         name = (error.name or "error").lower().replace(" ", "_")
         return json_response({"error": name, "message": error.description or error.name}, error.code or 500)
+
+    @app.errorhandler(SQLAlchemyError)
+    def database_unavailable(error: SQLAlchemyError):
+        # e.g. the jti of a token or a feedback item cannot be recorded: nothing was accepted, so the client retries
+        log.error("database error on %s %s: %s", request.method, request.path, type(error).__name__)
+        body = {"error": "database_unavailable", "message": "The service's database is unavailable; retry shortly."}
+        return json_response(body, 503, {"Retry-After": "5"})
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
