@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from service.knowledge import KnowledgePack
 from service.record.dates import first_datetime
 from service.record.model import CodedEntry, LabResult
-from service.terminology import Terminology, to_canonical
+from service.terminology import Terminology, convert
 
 QUALITATIVE = {"hcg"}  # analytes read for a qualitative result (positive / negative) rather than a number
 
@@ -27,35 +27,38 @@ def read_observations(observations: Iterable[dict], terminology: Terminology, pa
 
 
 def _read_result(part: dict, terminology: Terminology, pack: KnowledgePack, effective, status) -> LabResult | None:
-    code = part.get("code") if isinstance(part.get("code"), dict) else {}
-    hit = terminology.code_match(_dicts(code.get("coding")))
-    if hit is None or hit[0] not in QUALITATIVE and not pack.concepts[hit[0]].unit:
+    code = part.get("code")
+    hit = terminology.code_match(_dicts(code.get("coding"))) if isinstance(code, dict) else None
+    if hit is None:
         return None
     analyte, loinc = hit
-    canonical = pack.concepts[analyte].unit
-    quantity = part.get("valueQuantity") if isinstance(part.get("valueQuantity"), dict) else {}
-    conversions = pack.concepts[analyte].conversions
+    qualitative = analyte in QUALITATIVE
+    factors = terminology.unit_factors.get(analyte)
+    if factors is None and not qualitative:
+        return None  # a code the pack knows, but not as a lab with a unit (e.g. a genomic result)
+    quantity = part.get("valueQuantity")
     ranges = _dicts(part.get("referenceRange"))
-    high = ranges[0].get("high") if ranges and isinstance(ranges[0].get("high"), dict) else {}
+    high = ranges[0].get("high") if ranges else None
     return LabResult(
-        analyte=analyte,
-        code=loinc,
-        value=_quantity(quantity, canonical, conversions),
-        unit=canonical,
-        effective=effective,
-        status=status,
-        text=_qualitative(part) if analyte in QUALITATIVE else "",
-        high=_quantity(high, canonical, conversions) if high else None,
+        analyte,
+        loinc,
+        _quantity(quantity, factors) if isinstance(quantity, dict) and factors else None,
+        pack.concepts[analyte].unit,
+        effective,
+        status,
+        _qualitative(part) if qualitative else "",
+        _quantity(high, factors) if isinstance(high, dict) and factors else None,
     )
 
 
-def _quantity(quantity: dict, canonical: str, conversions: dict) -> float | None:
+def _quantity(quantity: dict, factors: dict[str, float]) -> float | None:
     """A Quantity in the canonical unit, trying its UCUM code and then its human unit."""
+    value = quantity.get("value")
     for unit in (quantity.get("code"), quantity.get("unit")):
-        if isinstance(unit, str) or canonical == "{INR}":
-            value = to_canonical(quantity.get("value"), unit, canonical, conversions)
-            if value is not None:
-                return value
+        if isinstance(unit, str) or "" in factors:  # a unitless INR
+            converted = convert(value, unit, factors)
+            if converted is not None:
+                return converted
     return None
 
 

@@ -12,9 +12,11 @@ from service.record.dosing import DailyDose
 ACTIVE_STATUSES = frozenset({"active", "on-hold", "intended", "unknown"})
 # Statuses of a draft order that is being removed rather than placed (order-sign on revised orders).
 WITHDRAWN_STATUSES = frozenset({"cancelled", "entered-in-error", "stopped", "completed", "revoked"})
+# Result statuses that count as a result (preliminary and cancelled ones do not).
+COUNTABLE = ("final", "amended", "corrected")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # built many times per call: a frozen dataclass's __init__ costs ~5x more
 class MedicationUse:
     """One medication order or statement, with the pack concepts it was recognised as."""
 
@@ -42,7 +44,7 @@ class MedicationUse:
         return self.status in ACTIVE_STATUSES
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class LabResult:
     analyte: str  # pack concept id, e.g. "wbc"
     code: str  # the LOINC code it came with
@@ -54,7 +56,7 @@ class LabResult:
     high: float | None = None  # the top of the result's own reference range, in the canonical unit
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CodedEntry:
     """A Condition, AllergyIntolerance or Immunization reduced to the pack concepts it matches and its status."""
 
@@ -98,14 +100,19 @@ class PatientRecord:
     unavailable: dict[str, str] = field(default_factory=dict)  # prefetch key -> why it could not be had
     truncated: dict[str, str] = field(default_factory=dict)  # prefetch key -> what part is missing
     _latest: dict[str, LabResult] | None = field(default=None, repr=False, compare=False)
+    _series: dict[str, list[LabResult]] | None = field(default=None, repr=False, compare=False)
     _active: tuple[int, list[MedicationUse]] | None = field(default=None, repr=False, compare=False)
+    _in_scope: tuple[int, list[MedicationUse]] | None = field(default=None, repr=False, compare=False)
+    _concepts: tuple[tuple[int, int], frozenset[str]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def drafts_in_scope(self) -> list[MedicationUse]:
-        """The orders the hook asks about: order-select's selections, or every draft for order-sign."""
-        if self.hook == "order-select":
-            return [draft for draft in self.drafts if draft.is_selected]
-        return list(self.drafts)
+        """The orders the hook asks about: order-select's selections, or every draft for order-sign (cached like
+        `active_medications`; rules read it many times)."""
+        if self._in_scope is None or self._in_scope[0] != len(self.drafts):
+            selected = [draft for draft in self.drafts if draft.is_selected or self.hook != "order-select"]
+            self._in_scope = (len(self.drafts), selected)
+        return self._in_scope[1]
 
     @property
     def active_medications(self) -> list[MedicationUse]:
@@ -113,6 +120,15 @@ class PatientRecord:
         if self._active is None or self._active[0] != len(self.medications):
             self._active = (len(self.medications), [use for use in self.medications if use.is_active])
         return self._active[1]
+
+    @property
+    def medication_concepts(self) -> frozenset[str]:
+        """Every concept of a draft or an active medication: a cheap first test for interaction rules."""
+        key = (len(self.drafts), len(self.medications))
+        if self._concepts is None or self._concepts[0] != key:
+            uses = self.drafts + self.active_medications
+            self._concepts = (key, frozenset().union(*(use.concepts for use in uses)))
+        return self._concepts[1]
 
     def involves(self, concept: str) -> bool:
         return any(use.has(concept) for use in self.drafts_in_scope + self.active_medications)
@@ -123,12 +139,22 @@ class PatientRecord:
             cutoff = self.now + timedelta(days=1)
             latest: dict[str, LabResult] = {}
             for r in self.labs:
-                countable = r.status in ("final", "amended", "corrected") and r.value is not None
+                countable = r.status in COUNTABLE and r.value is not None
                 newer = r.analyte not in latest or (r.effective and r.effective > latest[r.analyte].effective)
                 if countable and r.effective and r.effective <= cutoff and newer:
                     latest[r.analyte] = r
             self._latest = latest  # rules run after the record is built, so the labs no longer change
         return self._latest.get(analyte)
+
+    def series(self, analyte: str) -> list[LabResult]:
+        """Final/amended/corrected results of one analyte with a non-zero value and a date, oldest first."""
+        if self._series is None:
+            grouped: dict[str, list[LabResult]] = {}
+            for r in self.labs:
+                if r.value and r.effective and r.status in COUNTABLE:
+                    grouped.setdefault(r.analyte, []).append(r)
+            self._series = {name: sorted(results, key=lambda r: r.effective) for name, results in grouped.items()}
+        return self._series.get(analyte, [])
 
     def has_condition(self, concepts: set[str] | frozenset[str]) -> bool:
         return any(entry.is_current and entry.concepts & concepts for entry in self.conditions)

@@ -6,10 +6,9 @@ from datetime import timedelta
 
 from service.knowledge import KnowledgePack, Rule
 from service.record import PatientRecord
+from service.record.model import COUNTABLE
 from service.rules.common import RHEUMATOID, basis, focus_uses, indication, is_new_start
 from service.rules.findings import Finding
-
-COUNTABLE = ("final", "amended", "corrected")
 
 
 def _finding(rule: Rule, record: PatientRecord, variant: str, values: dict, extra=()) -> list[Finding]:

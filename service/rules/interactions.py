@@ -17,6 +17,8 @@ def evaluate(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Fin
     if record.hook == "patient-view":
         return _existing(rule, record, pack)
     findings = _duplicate_drafts(rule, record) if "duplicate_orders" in rule.parameters else []
+    if not rule.interactants & record.medication_concepts and "recent_immunization_days" not in rule.parameters:
+        return findings  # a pair needs the other drug drafted or active; most calls have none of the 14 rules' drugs
     seen = set()
     for draft in record.drafts_in_scope:
         mine = _first(draft, {rule.drug}) or _first(draft, rule.interactants)

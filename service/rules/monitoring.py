@@ -13,8 +13,6 @@ from service.record import MedicationUse, PatientRecord
 from service.rules.common import focus_uses, is_new_start
 from service.rules.findings import SEVERITY, Finding
 
-COUNTABLE = ("final", "amended", "corrected")
-
 
 def evaluate_cbc(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
     on_file = [use for use in record.medications if use.has(rule.drug)]
@@ -204,10 +202,7 @@ def _breaches(value: float, limit: dict) -> bool:
 
 
 def _rapid_fall(record: PatientRecord, analyte: str, fraction: float, within_days: int) -> str | None:
-    results = sorted(
-        (r for r in record.labs if r.analyte == analyte and r.value and r.effective and r.status in COUNTABLE),
-        key=lambda r: r.effective,
-    )
+    results = record.series(analyte)
     if len(results) < 2:
         return None
     previous, latest = results[-2], results[-1]
@@ -220,18 +215,11 @@ def _rapid_fall(record: PatientRecord, analyte: str, fraction: float, within_day
     )
 
 
-def _series(record: PatientRecord, analyte: str):
-    return sorted(
-        (r for r in record.labs if r.analyte == analyte and r.value and r.effective and r.status in COUNTABLE),
-        key=lambda r: r.effective,
-    )
-
-
 def _successive_falls(record: PatientRecord, analyte: str, spec: dict | None) -> str | None:
     """The last `count` results each fell by more than `fraction` from the one before."""
     if not spec:
         return None
-    results = _series(record, analyte)[-(spec["count"] + 1) :]
+    results = record.series(analyte)[-(spec["count"] + 1) :]
     if len(results) <= spec["count"]:
         return None
     if all((a.value - b.value) / a.value > spec["fraction"] for a, b in zip(results, results[1:], strict=False)):
@@ -245,7 +233,7 @@ def _successive_falls(record: PatientRecord, analyte: str, spec: dict | None) ->
 
 def _creatinine_rise(record: PatientRecord, spec: dict | None) -> str | None:
     """The latest creatinine is more than `fraction` above the lowest of the previous `over_days`."""
-    results = _series(record, "creatinine")
+    results = record.series("creatinine")
     if not spec or len(results) < 2:
         return None
     latest = results[-1]

@@ -10,6 +10,7 @@ from functools import lru_cache
 import orjson
 
 from service.knowledge import Code, KnowledgePack
+from service.terminology.units import factor_table
 
 # Other spellings of the code-system URIs seen in EHR payloads (OIDs are common in C-CDA-derived data).
 SYSTEM_ALIASES = {
@@ -46,6 +47,8 @@ class Terminology:
                 self._by_code[(code.system, code.code)] = (concept.id, code)
             for word in concept.text:
                 synonyms[word] = concept.id
+        # Lab results are converted to the analyte's canonical unit with this table (generic and own factors).
+        self.unit_factors = {c.id: factor_table(c.unit, c.conversions) for c in pack.concepts.values() if c.unit}
         self._synonyms = synonyms
         # One-word synonyms are found by splitting the text into words (fast); phrases need a (small) regex.
         self._words = {word for word in synonyms if re.fullmatch(r"[a-z0-9]+", word)}
@@ -125,6 +128,9 @@ class Terminology:
         system, code = coding.get("system"), coding.get("code")
         if not isinstance(system, str) or not isinstance(code, str):
             return None
+        exact = self._by_code.get((system, code))  # most codings use the canonical system URI as it is
+        if exact:
+            return exact
         system = SYSTEM_ALIASES.get(system.rstrip("/"), system.rstrip("/"))
         return self._by_code.get((system, code.strip()))
 

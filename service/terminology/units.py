@@ -54,11 +54,17 @@ def to_canonical(
 
     `conversions` are the analyte's own factors (e.g. creatinine mg/dL to umol/L), tried before the generic ones.
     """
+    return convert(value, unit, factor_table(canonical, conversions))
+
+
+def factor_table(canonical: str, conversions: dict[str, float] | None = None) -> dict[str, float]:
+    """Normalised unit -> factor to the canonical unit: the generic factors, overridden by an analyte's own."""
+    return {**FACTORS.get(canonical, {}), **{normalise_unit(u): f for u, f in (conversions or {}).items()}}
+
+
+def convert(value: object, unit: str | None, factors: dict[str, float]) -> float | None:
+    """`to_canonical` with a prepared factor table (the hot path: every lab result of every call)."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return None
-    factors = {**FACTORS.get(canonical, {}), **{normalise_unit(u): f for u, f in (conversions or {}).items()}}
-    key = normalise_unit(unit) if isinstance(unit, str) else ""
-    if not factors or (not key and "" not in factors):
-        return None
-    factor = factors.get(key)
+    factor = factors.get(normalise_unit(unit) if isinstance(unit, str) else "")
     return None if factor is None else float(value) * factor
