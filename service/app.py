@@ -62,7 +62,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
             CardPolicy(info_cards=settings.info_cards, order_sign_info=settings.order_sign_info),
         ),
         feedback=SqlFeedbackStore(engine),
-        audit=SqlAuditStore(engine, settings.audit_retention_days),
+        audit=SqlAuditStore(engine, settings.audit_retention_days, settings.audit_flush_seconds),
         database=engine,
         metrics=metrics,
         **({"hash_key": settings.patient_hash_key.encode()} if settings.patient_hash_key else {}),

@@ -8,6 +8,7 @@ same settings driven by wrk on loopback, with start-up time and peak RSS per wor
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
@@ -159,14 +160,22 @@ def naive_parse(raw: bytes) -> None:
             get_fhir_model_class(resource["resourceType"]).model_validate(resource)
 
 
+def _aza_in_process():
+    """The service as `aza-cds serve` builds it (SQLite file, audit trail written in the background), without auth:
+    tokens are measured over HTTP."""
+    from service.app import create_app
+
+    data = tempfile.mkdtemp(prefix="aza-bench-data-")
+    atexit.register(shutil.rmtree, data, ignore_errors=True)
+    return create_app({"AZA_CDS_AUTH": "off", "AZA_CDS_DATA_DIR": data}).test_client()
+
+
 def _poster(client, url: str, raw: bytes):
     return lambda: client.post(url, data=raw, content_type="application/json")
 
 
 def in_process(runs: int) -> dict:
-    from service.app import create_app
-
-    aza = create_app({"AZA_CDS_AUTH": "off", "AZA_CDS_DATABASE_URL": "sqlite://"}).test_client()
+    aza = _aza_in_process()
     floors = {"floor": floor_app("flask").test_client(), "floor_orjson": floor_app("orjson").test_client()}
     results = {}
     for size, counts in SIZES.items():
@@ -183,9 +192,7 @@ def in_process(runs: int) -> dict:
 
 
 def scaling(runs: int) -> dict:
-    from service.app import create_app
-
-    aza = create_app({"AZA_CDS_AUTH": "off", "AZA_CDS_DATABASE_URL": "sqlite://"}).test_client()
+    aza = _aza_in_process()
     table = {}
     for total in (10, 100, 1000):
         labs, meds, conditions = int(total * 0.7), int(total * 0.2), total - int(total * 0.7) - int(total * 0.2)

@@ -33,6 +33,7 @@ class Settings:
     fhir_max_response_bytes: int = 10_000_000
     patient_hash_key: str = ""
     audit_retention_days: int = 365
+    audit_flush_seconds: float = 0.2
     info_cards: bool = True
     order_sign_info: bool = False
 
@@ -70,6 +71,7 @@ class Settings:
             fhir_max_response_bytes=_number(get, "FHIR_MAX_RESPONSE_BYTES", 10_000_000, int),
             patient_hash_key=get("PATIENT_HASH_KEY"),
             audit_retention_days=_number(get, "AUDIT_RETENTION_DAYS", 365, int),
+            audit_flush_seconds=_number(get, "AUDIT_FLUSH_SECONDS", 0.2, float, zero_allowed=True),
             info_cards=_switch(get, "INFO_CARDS", True),
             order_sign_info=_switch(get, "ORDER_SIGN_INFO", False),
         )
@@ -92,7 +94,7 @@ def _split(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
-def _number(get, name: str, default, kind):
+def _number(get, name: str, default, kind, zero_allowed: bool = False):
     raw = get(name)
     if not raw:
         return default
@@ -100,6 +102,6 @@ def _number(get, name: str, default, kind):
         value = kind(raw)
     except ValueError:
         raise ConfigError(f"AZA_CDS_{name} must be a number, not {raw!r}") from None
-    if value <= 0:
-        raise ConfigError(f"AZA_CDS_{name} must be positive, not {raw!r}")
+    if value < 0 or (value == 0 and not zero_allowed) or value != value:  # value != value: NaN
+        raise ConfigError(f"AZA_CDS_{name} must be {'zero or ' if zero_allowed else ''}positive, not {raw!r}")
     return value

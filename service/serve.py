@@ -16,6 +16,7 @@ class GunicornServer(BaseApplication):
         for key, value in self._options.items():
             self.cfg.set(key, value)
         self.cfg.set("post_fork", _after_fork)
+        self.cfg.set("worker_exit", _worker_exiting)
         self.cfg.set("child_exit", _worker_exited)
 
     def load(self):
@@ -25,6 +26,10 @@ class GunicornServer(BaseApplication):
 def _after_fork(_server, worker) -> None:
     # Database connections must not be shared across processes: each worker opens its own.
     worker.app.callable.extensions["aza_cds"].feedback.dispose()
+
+
+def _worker_exiting(_server, worker) -> None:
+    worker.app.callable.extensions["aza_cds"].audit.close()  # write the audit rows still queued
 
 
 def _worker_exited(_server, worker) -> None:

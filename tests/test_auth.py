@@ -201,6 +201,18 @@ def test_a_database_outage_answers_503_so_the_ehr_can_retry(secured, keys):
         assert response.get_json()["error"] == "database_unavailable"
 
 
+def test_an_unreachable_database_answers_503_too(secured, keys, monkeypatch):
+    engine = secured.extensions["aza_cds"].database
+    engine.dispose()  # no connection left in the pool: the next call must connect, and that fails
+
+    def refuse(*_args, **_kwargs):
+        raise engine.dialect.loaded_dbapi.OperationalError("connection refused")
+
+    monkeypatch.setattr(engine.pool, "_creator", refuse)
+    response = call(secured.test_client(), token(keys))
+    assert response.status_code == 503 and response.get_json()["error"] == "database_unavailable"
+
+
 def test_replayed_jti_is_refused(secured, keys):
     bearer = token(keys)
     client = secured.test_client()
@@ -235,7 +247,7 @@ def test_no_token_or_jwt_in_logs(secured, keys, caplog):
         call(secured.test_client(), bearer)
         call(secured.test_client(), bearer)  # replay: refused and logged
         call(secured.test_client(), hs256_with_public_key(keys))
-    assert "auth refused" in caplog.text and "auth ok" in caplog.text
+    assert "auth refused" in caplog.text and f"iss={ISS} jti=" in caplog.text  # the hook line names the token
     for part in bearer.split("."):
         assert part not in caplog.text
 

@@ -27,11 +27,23 @@ def test_lists_and_numbers_are_parsed():
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("AUTH", "maybe"), ("MAX_BODY_BYTES", "lots"), ("FHIR_TIMEOUT_SECONDS", "-1"), ("FHIR_MAX_PAGES", "0")],
+    [
+        ("AUTH", "maybe"),
+        ("MAX_BODY_BYTES", "lots"),
+        ("FHIR_TIMEOUT_SECONDS", "-1"),
+        ("FHIR_MAX_PAGES", "0"),
+        ("FHIR_TIMEOUT_SECONDS", "nan"),
+        ("AUDIT_FLUSH_SECONDS", "-0.5"),
+    ],
 )
 def test_bad_values_are_refused_with_the_variable_name(name, value):
     with pytest.raises(ConfigError, match=f"AZA_CDS_{name}"):
         Settings.from_mapping({f"AZA_CDS_{name}": value})
+
+
+def test_zero_audit_flush_interval_means_written_during_the_call():
+    assert Settings.from_mapping({}).audit_flush_seconds == 0.2
+    assert Settings.from_mapping({"AZA_CDS_AUDIT_FLUSH_SECONDS": "0"}).audit_flush_seconds == 0
 
 
 def test_auth_required_without_trust_refuses_to_start(tmp_path):

@@ -6,8 +6,7 @@ import logging
 import time
 from datetime import UTC, datetime
 
-from flask import Blueprint
-from sqlalchemy.exc import SQLAlchemyError
+from flask import Blueprint, g
 
 from service.fhir import DataUnavailable
 from service.hooks import PREFETCH, SERVICES
@@ -70,13 +69,12 @@ def _account(call: HookCall, app, started: float, status: int, cards: list[dict]
     latency = (time.perf_counter() - started) * 1000
     app.metrics.hook_call(call.hook, status, latency / 1000, cards)
     patient = app.patient_hash(call.patient_id)
-    log.info("hook service=%s hookInstance=%s patient=%s status=%d cards=%d ms=%.1f",
-             call.service_id, call.hook_instance, patient, status, len(cards), latency)  # fmt: skip
+    token = g.get("token")  # set when authentication is required
+    log.info("hook service=%s hookInstance=%s patient=%s status=%d cards=%d ms=%.1f iss=%s jti=%s",
+             call.service_id, call.hook_instance, patient, status, len(cards), latency,
+             token.iss if token else "-", token.jti if token else "-")  # fmt: skip
     row = {
         "at": datetime.now(UTC), "hook_instance": call.hook_instance[:128], "service_id": call.service_id,
         "patient_hash": patient, "status": status, "latency_ms": latency, "pack_version": app.engine.pack.version,
     }  # fmt: skip
-    try:
-        app.audit.record(row, cards)
-    except SQLAlchemyError:  # the advice still goes out; the gap in the trail is logged
-        log.error("audit write failed service=%s hookInstance=%s", call.service_id, call.hook_instance)
+    app.audit.record(row, cards)  # queued: a database failure never holds back the advice (the store logs it)

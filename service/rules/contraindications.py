@@ -40,9 +40,12 @@ def condition(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Fi
     """A current condition from the rule's list (or a recent positive test for it); optionally only with an RA
     indication."""
     uses = focus_uses(rule, record)
+    if not uses:
+        return []
     wanted = set(rule.param("conditions"))
-    test = _positive_test(record, rule.parameters.get("positive_test"))
-    if not uses or not (record.has_condition(wanted) or test):
+    present = record.has_condition(wanted)
+    test = None if present else _positive_test(record, rule.parameters.get("positive_test"))
+    if not (present or test):
         return []
     needs_ra = rule.parameters.get("only_with_indication")
     if needs_ra and indication(uses[0], record) != needs_ra:
@@ -58,12 +61,14 @@ def _positive_test(record: PatientRecord, spec: dict | None) -> str | None:
         return None
     window = timedelta(days=spec["within_days"])
     for result in record.labs:
+        if result.analyte != spec["analyte"]:
+            continue
         words = result.text
         positive = (
             ("positive" in words or "detected" in words) and "negative" not in words and "not detected" not in words
         )
         recent = result.effective is not None and record.now - result.effective <= window
-        if result.analyte == spec["analyte"] and positive and recent and result.status in COUNTABLE:
+        if positive and recent and result.status in COUNTABLE:
             return f"positive pregnancy test on {result.effective.date()}"
     return None
 

@@ -48,8 +48,11 @@ def driver_cursor(engine: Engine) -> Iterator:
     """A driver (DBAPI) cursor inside one transaction, for the fixed inserts every hook call makes: SQLAlchemy's Core
     layer costs more than such an insert itself. Driver errors surface as SQLAlchemy's DBAPIError, as they would
     through Core, so callers handle one family of errors."""
-    connection = engine.raw_connection()
     driver_error = engine.dialect.loaded_dbapi.Error
+    try:
+        connection = engine.raw_connection()  # unlike Core, the pool lets a failed connect's driver error through
+    except driver_error as error:
+        raise DBAPIError.instance(None, None, error, driver_error, dialect=engine.dialect) from error
     try:
         cursor = connection.cursor()
         yield cursor

@@ -1,0 +1,96 @@
+"""The audit store: rows queued by hook calls reach the database in the background, and none is lost to an outage."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+from helpers import FIXTURES, post_json
+from sqlalchemy import func, select, text
+
+from service.replay import load_fixture
+from service.store import audit as audit_module
+from service.store.models import audit, audit_cards
+
+FEBUXOSTAT_CASE = FIXTURES / "order-select-azathioprine-while-on-febuxostat.json"  # DDI-01 critical + PREC-05 info
+
+
+def call_febuxostat_case(app) -> None:
+    fixture = load_fixture(FEBUXOSTAT_CASE)
+    response = post_json(app.test_client(), f"/cds-services/{fixture['service']}", fixture["request"])
+    assert response.status_code == 200 and len(response.get_json()["cards"]) == 2
+
+
+def counts(app) -> tuple[int, int]:
+    with app.extensions["aza_cds"].database.connect() as connection:
+        calls = connection.execute(select(func.count()).select_from(audit)).scalar_one()
+        cards = connection.execute(select(func.count()).select_from(audit_cards)).scalar_one()
+    return calls, cards
+
+
+def row(hook_instance: str) -> dict:
+    return {
+        "at": datetime.now(UTC), "hook_instance": hook_instance, "service_id": "s", "patient_hash": "h",
+        "status": 200, "latency_ms": 1.0, "pack_version": "0.1.1",
+    }  # fmt: skip
+
+
+def test_rows_reach_the_database_without_anyone_flushing(app):
+    call_febuxostat_case(app)
+    deadline = time.monotonic() + 5
+    while counts(app) != (1, 2) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert counts(app) == (1, 2)
+
+
+def test_zero_interval_writes_during_the_call(make_app):
+    app = make_app(audit_flush_seconds="0")
+    call_febuxostat_case(app)
+    assert counts(app) == (1, 2)
+
+
+def test_an_outage_keeps_the_rows_queued_until_the_database_is_back(app, caplog):
+    database, store = app.extensions["aza_cds"].database, app.extensions["aza_cds"].audit
+    with database.begin() as connection:
+        connection.execute(text("ALTER TABLE audit RENAME TO audit_away"))
+    call_febuxostat_case(app)  # the cards still go out
+    store.flush()
+    assert any(r.getMessage().startswith("audit write failed") for r in caplog.records)
+    with database.begin() as connection:
+        connection.execute(text("ALTER TABLE audit_away RENAME TO audit"))
+    store.flush()
+    assert counts(app) == (1, 2)
+
+
+def test_a_long_outage_drops_the_oldest_rows_and_says_so(app, caplog, monkeypatch):
+    monkeypatch.setattr(audit_module, "MAX_QUEUED", 2)
+    database, store = app.extensions["aza_cds"].database, app.extensions["aza_cds"].audit
+    with database.begin() as connection:
+        connection.execute(text("ALTER TABLE audit RENAME TO audit_away"))
+    for name in ("first", "second", "third"):
+        store.record(row(name), [])
+        store.flush()
+    assert "1 dropped" in caplog.records[-1].getMessage()
+    with database.begin() as connection:
+        connection.execute(text("ALTER TABLE audit_away RENAME TO audit"))
+    store.flush()
+    with database.connect() as connection:
+        assert connection.execute(select(audit.c.hook_instance)).scalars().all() == ["second", "third"]
+
+
+def test_close_writes_what_is_queued_and_later_rows_go_straight_in(make_app):
+    app = make_app(audit_flush_seconds="60")  # the writer would wait a minute
+    store = app.extensions["aza_cds"].audit
+    store.record(row("queued"), [])
+    store.close()
+    store.record(row("after-close"), [])
+    with app.extensions["aza_cds"].database.connect() as connection:
+        assert connection.execute(select(audit.c.hook_instance)).scalars().all() == ["queued", "after-close"]
+
+
+@pytest.mark.parametrize("memory_url", ["sqlite://", "sqlite:///:memory:"])
+def test_an_in_memory_database_is_written_during_the_call(make_app, memory_url):
+    app = make_app(database_url=memory_url)  # a writer thread would see another, empty, in-memory database
+    call_febuxostat_case(app)
+    assert counts(app) == (1, 2)
