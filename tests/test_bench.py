@@ -36,3 +36,16 @@ def test_floor_app_answers_a_fixed_card():
             bench.floor_app(parser).test_client().post("/cds-services/x", data=b"{}", content_type="application/json")
         )
         assert response.get_json()["cards"][0]["summary"] == "floor"
+
+
+def test_both_naive_parses_really_validate_every_resource():
+    import pydantic
+    import pytest
+
+    body = bench.reference_request("order-sign", *bench.SIZES["small"])
+    for naive in (bench.naive_parse, bench.naive_parse_entries):
+        naive(orjson.dumps(body))  # the reference request is valid FHIR R4
+    body["prefetch"]["labs"]["entry"][-1]["resource"]["effectiveDateTime"] = "yesterday"  # not a FHIR dateTime
+    for naive in (bench.naive_parse, bench.naive_parse_entries):
+        with pytest.raises(pydantic.ValidationError):
+            naive(orjson.dumps(body))
