@@ -174,8 +174,14 @@ def _aza_in_process():
     from service.app import create_app
 
     data = tempfile.mkdtemp(prefix="aza-bench-data-")
-    atexit.register(shutil.rmtree, data, ignore_errors=True)
-    return create_app({"AZA_CDS_AUTH": "off", "AZA_CDS_DATA_DIR": data}).test_client()
+    app = create_app({"AZA_CDS_AUTH": "off", "AZA_CDS_DATA_DIR": data})
+
+    def clean_up() -> None:
+        app.extensions["aza_cds"].audit.close()  # its last rows, before the folder goes
+        shutil.rmtree(data, ignore_errors=True)
+
+    atexit.register(clean_up)
+    return app.test_client()
 
 
 def _poster(client, url: str, raw: bytes):

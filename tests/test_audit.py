@@ -94,3 +94,14 @@ def test_an_in_memory_database_is_written_during_the_call(make_app, memory_url):
     app = make_app(database_url=memory_url)  # a writer thread would see another, empty, in-memory database
     call_febuxostat_case(app)
     assert counts(app) == (1, 2)
+
+
+def test_a_gunicorn_worker_writes_its_queue_as_it_exits(make_app):
+    from types import SimpleNamespace
+
+    from service.serve import _worker_exiting
+
+    app = make_app(audit_flush_seconds="60")
+    app.extensions["aza_cds"].audit.record(row("last-call"), [])
+    _worker_exiting(None, SimpleNamespace(app=SimpleNamespace(callable=app)))
+    assert counts(app) == (1, 0)
