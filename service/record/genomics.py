@@ -9,6 +9,7 @@ from service.record.clinical import effective_time
 from service.record.model import Phenotype
 
 GENES = {"TPMT": "HGNC:12014", "NUDT15": "HGNC:23063"}
+GENE_NAME = re.compile("TPMT|NUDT15", re.IGNORECASE)
 GENE_STUDIED = "48018-6"  # LOINC component "Gene studied [ID]" (Genomics Reporting IG)
 TPMT_CODES = {"79713-4", "41048-0", "36922-3", "80738-8", "63454-3", "71356-0", "100663-4"}  # TPMT results
 LA_ANSWERS = {
@@ -77,12 +78,19 @@ def _may_be_genomic(observation: dict) -> bool:
     code = observation.get("code")
     if not isinstance(code, dict):
         return False
-    texts = [code.get("text")]
-    for coding in _dicts(code.get("coding")):
-        if isinstance(coding.get("code"), str) and coding["code"] in TPMT_CODES:
+    if _names_gene(code.get("text")):
+        return True
+    codings = code.get("coding")
+    for coding in codings if isinstance(codings, list) else ():
+        if not isinstance(coding, dict):
+            continue
+        if (isinstance(coding.get("code"), str) and coding["code"] in TPMT_CODES) or _names_gene(coding.get("display")):
             return True
-        texts.append(coding.get("display"))
-    return any(isinstance(text, str) and ("TPMT" in text.upper() or "NUDT15" in text.upper()) for text in texts)
+    return False
+
+
+def _names_gene(text: object) -> bool:
+    return isinstance(text, str) and GENE_NAME.search(text) is not None
 
 
 def _phenotype(observation: dict) -> str | None:
