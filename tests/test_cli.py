@@ -103,3 +103,16 @@ def test_replay_signs_each_call_for_a_service_that_requires_tokens(make_app, tmp
         assert main(["replay", "--check", "--url", url, *signed, "--kid", kid, *fixtures]) == 0
     finally:
         server.shutdown()
+
+
+def test_the_master_freezes_what_it_loaded_before_forking_workers():
+    import gc
+
+    from service.serve import _before_fork
+
+    gc.unfreeze()
+    _before_fork(None, None)
+    try:
+        assert gc.get_freeze_count() > 10_000  # the app, its pack and libraries: out of the collector's scans
+    finally:
+        gc.unfreeze()
