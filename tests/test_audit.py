@@ -105,3 +105,27 @@ def test_a_gunicorn_worker_writes_its_queue_as_it_exits(make_app):
     app.extensions["aza_cds"].audit.record(row("last-call"), [])
     _worker_exiting(None, SimpleNamespace(app=SimpleNamespace(callable=app)))
     assert counts(app) == (1, 0)
+
+
+def test_sqlite_writers_take_turns_through_a_file_lock(app, tmp_path):
+    """A writer waits for the lock held by another process (here: another descriptor), then writes at once."""
+    import fcntl
+    import os
+    import threading
+
+    from service.store import SqlReplayStore
+
+    engine = app.extensions["aza_cds"].database
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the file lock is for SQLite files")
+    other_process = os.open(engine.url.database + ".writers", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(other_process, fcntl.LOCK_EX)
+    results = []
+    writer = threading.Thread(target=lambda: results.append(SqlReplayStore(engine).first_use("iss", "j1", 1e10)))
+    writer.start()
+    writer.join(0.3)
+    assert writer.is_alive() and not results  # waiting for its turn
+    fcntl.flock(other_process, fcntl.LOCK_UN)
+    os.close(other_process)
+    writer.join(5)
+    assert results == [True]

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import re
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,11 +23,14 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 def open_database(url: str) -> Engine:
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+    sqlite_file = parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:"
+    if sqlite_file:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    if sqlite_file:
+        _WRITER_LOCKS[engine] = WriterLock(Path(parsed.database).with_name(Path(parsed.database).name + ".writers"))
     migrate(engine)
     return engine
 
@@ -53,14 +61,56 @@ def driver_cursor(engine: Engine) -> Iterator:
         connection = engine.raw_connection()  # unlike Core, the pool lets a failed connect's driver error through
     except driver_error as error:
         raise DBAPIError.instance(None, None, error, driver_error, dialect=engine.dialect) from error
+    lock = _WRITER_LOCKS.get(engine, NO_LOCK)
     try:
-        cursor = connection.cursor()
-        yield cursor
-        connection.commit()
+        with lock:
+            cursor = connection.cursor()
+            yield cursor
+            connection.commit()
     except driver_error as error:
         raise DBAPIError.instance(None, None, error, driver_error, dialect=engine.dialect) from error
     finally:
         connection.close()  # back to the pool, which rolls back whatever was not committed
+
+
+class WriterLock:
+    """Takes turns among the processes and threads writing one SQLite file, for the per-call inserts.
+
+    Without it, a writer that finds the file locked sleeps in SQLite's busy handler for 1 ms or more, however short
+    the other transaction; a kernel file lock wakes the next writer as soon as the lock is free. Each process opens
+    its own descriptor (a descriptor inherited across fork would share the lock instead of excluding)."""
+
+    def __init__(self, path: Path):
+        self._path = path
+        self._threads = threading.Lock()
+        self._descriptor: tuple[int, int] | None = None  # (pid, fd)
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        try:
+            fcntl.flock(self._fd(), fcntl.LOCK_EX)
+        except OSError:
+            self._threads.release()
+            raise
+
+    def __exit__(self, *_exc) -> None:
+        try:
+            fcntl.flock(self._fd(), fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+    def __del__(self) -> None:
+        if self._descriptor and self._descriptor[0] == os.getpid():
+            os.close(self._descriptor[1])
+
+    def _fd(self) -> int:
+        if self._descriptor is None or self._descriptor[0] != os.getpid():
+            self._descriptor = (os.getpid(), os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600))
+        return self._descriptor[1]
+
+
+NO_LOCK = contextlib.nullcontext()
+_WRITER_LOCKS: weakref.WeakKeyDictionary[Engine, WriterLock] = weakref.WeakKeyDictionary()
 
 
 def driver_sql(engine: Engine, statement: str) -> str:
