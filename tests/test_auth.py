@@ -130,7 +130,17 @@ NEGATIVES = {
     "tampered-payload": lambda keys: ".".join(
         [token(keys).split(".")[0], b64(b'{"iss":"x"}'), token(keys).split(".")[2]]
     ),
+    "tampered-claims-same-issuer": lambda keys: swap_claims(token(keys), {"jti": "another"}),
+    "crit-header": lambda keys: token(keys, header={"crit": ["exp"]}),
+    "unencoded-payload": lambda keys: token(keys, header={"b64": False}),
 }
+
+
+def swap_claims(bearer: str, changes: dict) -> str:
+    """The same header and signature over claims that were changed after signing."""
+    head, body, signature = bearer.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))) | changes
+    return f"{head}.{b64(json.dumps(claims).encode())}.{signature}"
 
 
 REASONS = {
@@ -153,6 +163,9 @@ REASONS = {
     "tampered-signature": "Signature verification failed",
     "tampered-payload": "not trusted",
     "es384-header-on-the-rsa-key": "token refused",
+    "tampered-claims-same-issuer": "Signature verification failed",
+    "crit-header": "header extensions",
+    "unencoded-payload": "malformed token",  # the raw payload is not base64url: refused before the header check
 }
 
 
@@ -341,3 +354,11 @@ def test_mutated_tokens_are_refused_never_a_500(secured, keys):
         else:
             head = b64(bytes(rng.randrange(256) for _ in range(rng.randrange(1, 40))))
         assert call(client, f"{head}.{body}.{signature}").status_code == 401
+
+
+def test_every_algorithm_a_trust_file_may_name_has_a_verifier():
+    from service.auth.verify import ALGORITHMS
+
+    schema = json.loads((Path(__file__).parent.parent / "service" / "auth" / "trust.schema.json").read_text())
+    named = schema["properties"]["issuers"]["items"]["properties"]["algorithms"]["items"]["enum"]
+    assert set(named) <= set(ALGORITHMS) and not {"none", "HS256"} & set(named)
