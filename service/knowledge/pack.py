@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -105,8 +106,19 @@ class KnowledgePack:
     groups: dict[str, frozenset[str]]
     rules: tuple[Rule, ...]
 
-    def rules_for(self, hook: str) -> list[Rule]:
-        return [rule for rule in self.rules if hook in rule.hooks]
+    def rules_for(self, hook: str) -> tuple[Rule, ...]:
+        return self._rules_by_hook.get(hook, ())
+
+    @cached_property
+    def _rules_by_hook(self) -> dict[str, tuple[Rule, ...]]:
+        hooks = {hook for rule in self.rules for hook in rule.hooks}
+        return {hook: tuple(rule for rule in self.rules if hook in rule.hooks) for hook in hooks}
+
+    @cached_property
+    def focus_drugs(self) -> frozenset[str]:
+        """The drugs the rules are about (each rule's `drug`): the service reads clinical data only when one is
+        involved."""
+        return frozenset(rule.drug for rule in self.rules if rule.drug)
 
     def rule(self, rule_id: str) -> Rule:
         return next(rule for rule in self.rules if rule.id == rule_id)

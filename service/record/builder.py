@@ -25,7 +25,6 @@ class RecordBuilder:
     def __init__(self, pack: KnowledgePack, terminology: Terminology):
         self._pack = pack
         self._terminology = terminology
-        self._focus = frozenset(rule.drug for rule in pack.rules if rule.drug)
 
     def build(self, call: HookCall, data: PatientData, now: datetime) -> PatientRecord:
         record = PatientRecord(patient_id=call.patient_id, hook=call.hook, now=now)
@@ -34,7 +33,7 @@ class RecordBuilder:
         index = MedicationIndex.from_resources(drafts + on_file)
         self._read_drafts(call, drafts, index, record, now)
         self._read_medications(on_file, index, record, now)
-        if any(record.involves(concept) for concept in self._focus):
+        if any(record.involves(concept) for concept in self._pack.focus_drugs):
             self._read_clinical_data(data, record)
         record.unavailable.update(data.unavailable)
         record.truncated.update(data.truncated)

@@ -17,8 +17,7 @@ def unreadable_drafts(rule: Rule, record: PatientRecord, pack: KnowledgePack) ->
 
 def incomplete_record(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
     """Unreadable or partly fetched medication and lab data, reported only when azathioprine is involved."""
-    focus = {other.drug for other in pack.rules if other.drug}
-    if not any(record.involves(concept) for concept in focus):
+    if not any(record.involves(concept) for concept in pack.focus_drugs):
         return []
     problems = list(record.medication_problems)
     problems += [f"{key}: {note}." for key, note in record.truncated.items() if key in MEDICATION_AND_LAB_KEYS]
