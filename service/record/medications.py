@@ -12,6 +12,7 @@ from service.record.model import MedicationUse
 from service.terminology import Match, Terminology
 
 MEDICATION_TYPES = frozenset({"MedicationRequest", "MedicationOrder", "MedicationStatement"})
+NOT_CHECKED = DailyDose(problem="not a drug the rules check")  # shared: a DailyDose is immutable
 
 
 class Unreadable(Exception):
@@ -66,7 +67,7 @@ def read_medication(
         is_selected=is_selected,
         unverified_code=bool(match and match.unverified),
         strength_mg=strength,
-        dose=daily_dose(resource, strength, now) if match else DailyDose(problem="not a drug the rules check"),
+        dose=daily_dose(resource, strength, now) if match else NOT_CHECKED,
         reasons=frozenset().union(*(reason.concepts for reason in reasons if reason)),
         resource=resource,
     )
