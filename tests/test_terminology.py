@@ -6,7 +6,7 @@ import pytest
 
 from service.config import REPO_ROOT
 from service.knowledge import load_pack
-from service.terminology import Terminology, to_canonical
+from service.terminology import Terminology, convert, factor_table
 
 TERMS = Terminology(load_pack(REPO_ROOT / "cards"))
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -109,5 +109,5 @@ def test_lab_codes():
     ],
 )
 def test_units(value, unit, canonical, expected):
-    result = to_canonical(value, unit, canonical)
+    result = convert(value, unit, factor_table(canonical))
     assert result == pytest.approx(expected) if expected is not None else result is None

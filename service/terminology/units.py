@@ -47,23 +47,14 @@ def normalise_unit(unit: str) -> str:
     return text.replace("cumm", "mm3").replace("mm^3", "mm3").replace("{1.73m2}", "{1.73_m2}")
 
 
-def to_canonical(
-    value: object, unit: str | None, canonical: str, conversions: dict[str, float] | None = None
-) -> float | None:
-    """The value in the canonical unit, or None when the unit is unknown or the value is not a number.
-
-    `conversions` are the analyte's own factors (e.g. creatinine mg/dL to umol/L), tried before the generic ones.
-    """
-    return convert(value, unit, factor_table(canonical, conversions))
-
-
 def factor_table(canonical: str, conversions: dict[str, float] | None = None) -> dict[str, float]:
     """Normalised unit -> factor to the canonical unit: the generic factors, overridden by an analyte's own."""
     return {**FACTORS.get(canonical, {}), **{normalise_unit(u): f for u, f in (conversions or {}).items()}}
 
 
 def convert(value: object, unit: str | None, factors: dict[str, float]) -> float | None:
-    """`to_canonical` with a prepared factor table (the hot path: every lab result of every call)."""
+    """The value in the canonical unit of `factors` (from `factor_table`), or None when the unit is unknown or the
+    value is not a number. Tables are built once per analyte: this runs for every lab result of every call."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return None
     factor = factors.get(normalise_unit(unit) if isinstance(unit, str) else "")
