@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 
@@ -16,9 +16,12 @@ from service.hooks import HookEngine
 from service.http import AppState, register_http
 from service.http.auth import register_auth
 from service.http.metrics import Metrics
-from service.knowledge import load_pack
+from service.knowledge import KnowledgePack, load_pack
 from service.rules import CardPolicy
-from service.store import SqlAuditStore, SqlFeedbackStore, SqlReplayStore, open_database
+from service.store import Storage
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("aza_cds")
 
@@ -26,8 +29,17 @@ log = logging.getLogger("aza_cds")
 DEV_TRUST_FILE = Path(__file__).resolve().parent / "auth" / "dev-trust.json"
 
 
-def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
-    """Build the app from a Settings object, or from `AZA_CDS_*` overrides on top of the environment."""
+def create_app(
+    config: Settings | Mapping[str, Any] | None = None,
+    *,
+    pack: KnowledgePack | None = None,
+    storage: Storage | None = None,
+    fhir_transport: httpx.BaseTransport | None = None,
+) -> Flask:
+    """Build the app from a Settings object, or from `AZA_CDS_*` overrides on top of the environment.
+
+    What the settings would open can be handed in instead (tests, tools): an already loaded knowledge `pack`, the
+    `storage` (default: the SQL database of the settings) and the `fhir_transport` FHIR call-backs go through."""
     settings = config if isinstance(config, Settings) else Settings.from_env(config)
     trust_files = [path for path in (settings.trust_file, DEV_TRUST_FILE if settings.dev else None) if path]
     if settings.auth == "required" and not trust_files:
@@ -44,7 +56,8 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         log.warning("authentication is off (AZA_CDS_AUTH=off): any client can call this service")
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    engine = open_database(settings.sqlalchemy_url)
+    if storage is None:
+        storage = Storage.sql(settings.sqlalchemy_url, settings.audit_retention_days, settings.audit_flush_seconds)
     metrics = Metrics()
     fhir_client = FhirClient(
         settings.fhir_allowlist,
@@ -53,22 +66,21 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         budget_seconds=settings.fhir_timeout_seconds,
         max_pages=settings.fhir_max_pages,
         max_response_bytes=settings.fhir_max_response_bytes,
+        transport=fhir_transport,
     )
     app_state = AppState(
         settings=settings,
         engine=HookEngine(
-            load_pack(settings.knowledge_dir),
+            pack or load_pack(settings.knowledge_dir),
             fhir_client,
             CardPolicy(info_cards=settings.info_cards, order_sign_info=settings.order_sign_info),
         ),
-        feedback=SqlFeedbackStore(engine),
-        audit=SqlAuditStore(engine, settings.audit_retention_days, settings.audit_flush_seconds),
-        database=engine,
+        storage=storage,
         metrics=metrics,
         **({"hash_key": settings.patient_hash_key.encode()} if settings.patient_hash_key else {}),
     )
     register_http(app, app_state)
     if settings.auth == "required":
-        verifier = TokenVerifier(TrustStore.from_files(trust_files), SqlReplayStore(engine))
+        verifier = TokenVerifier(TrustStore.from_files(trust_files), storage.replay)
         register_auth(app, verifier, settings.public_url, metrics)
     return app

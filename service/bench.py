@@ -177,7 +177,7 @@ def _aza_in_process():
     app = create_app({"AZA_CDS_AUTH": "off", "AZA_CDS_DATA_DIR": data})
 
     def clean_up() -> None:
-        app.extensions["aza_cds"].audit.close()  # its last rows, before the folder goes
+        app.extensions["aza_cds"].storage.audit.close()  # its last rows, before the folder goes
         shutil.rmtree(data, ignore_errors=True)
 
     atexit.register(clean_up)

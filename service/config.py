@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+# The knowledge pack the package carries (package data; in a checkout, `service/cards` links to the top-level
+# `cards/`), so an installed aza-cds runs from any directory. AZA_CDS_KNOWLEDGE_DIR overrides it.
+EMBEDDED_PACK = Path(str(files("service") / "cards"))
 
 
 class ConfigError(ValueError):
@@ -25,7 +28,7 @@ class Settings:
     fhir_allowlist: tuple[str, ...] = ()
     data_dir: Path = Path("var")
     database_url: str = ""
-    knowledge_dir: Path = REPO_ROOT / "cards"
+    knowledge_dir: Path = EMBEDDED_PACK
     cors_origins: tuple[str, ...] = ("*",)
     max_body_bytes: int = 5_000_000
     fhir_timeout_seconds: float = 2.0
@@ -63,7 +66,7 @@ class Settings:
             fhir_allowlist=_split(get("FHIR_ALLOWLIST")),
             data_dir=Path(get("DATA_DIR", "var")),
             database_url=get("DATABASE_URL"),
-            knowledge_dir=Path(get("KNOWLEDGE_DIR", str(REPO_ROOT / "cards"))),
+            knowledge_dir=Path(get("KNOWLEDGE_DIR")) if get("KNOWLEDGE_DIR") else EMBEDDED_PACK,
             cors_origins=_split(get("CORS_ORIGINS", "*")) or ("*",),
             max_body_bytes=_number(get, "MAX_BODY_BYTES", 5_000_000, int),
             fhir_timeout_seconds=_number(get, "FHIR_TIMEOUT_SECONDS", 2.0, float),

@@ -35,11 +35,11 @@ def _before_fork(_server, _worker) -> None:
 
 def _after_fork(_server, worker) -> None:
     # Database connections must not be shared across processes: each worker opens its own.
-    worker.app.callable.extensions["aza_cds"].feedback.dispose()
+    worker.app.callable.extensions["aza_cds"].storage.feedback.dispose()
 
 
 def _worker_exiting(_server, worker) -> None:
-    worker.app.callable.extensions["aza_cds"].audit.close()  # write the audit rows still queued
+    worker.app.callable.extensions["aza_cds"].storage.audit.close()  # write the audit rows still queued
 
 
 def _worker_exited(_server, worker) -> None:

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from pathlib import Path
 
 from fhir.resources.R4B import get_fhir_model_class
 
+from service.knowledge import KnowledgePack, load_pack
 from service.protocol import validator
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "requests"
+SOCKETS = object()  # make_app(fhir_transport=SOCKETS): call back over real sockets (httpx's own transport)
+REPO = Path(__file__).resolve().parent.parent
+PACK_DIR = REPO / "cards"
+FIXTURES = REPO / "fixtures" / "requests"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 LOINC = "http://loinc.org"
+
+
+@functools.cache
+def shipped_pack() -> KnowledgePack:
+    """The knowledge pack of this checkout, read and validated once per test session (it is read-only)."""
+    return load_pack(PACK_DIR)
 
 
 def post_json(client, path: str, body: object):

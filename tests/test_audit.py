@@ -13,6 +13,13 @@ from service.replay import load_fixture
 from service.store import audit as audit_module
 from service.store.models import audit, audit_cards
 
+
+@pytest.fixture
+def app(make_app):
+    """These tests are about the database, so the app stores in one (conftest's `app` stores in memory)."""
+    return make_app()
+
+
 FEBUXOSTAT_CASE = FIXTURES / "order-select-azathioprine-while-on-febuxostat.json"  # DDI-01 critical + PREC-05 info
 
 
@@ -23,7 +30,7 @@ def call_febuxostat_case(app) -> None:
 
 
 def counts(app) -> tuple[int, int]:
-    with app.extensions["aza_cds"].database.connect() as connection:
+    with app.extensions["aza_cds"].storage.engine.connect() as connection:
         calls = connection.execute(select(func.count()).select_from(audit)).scalar_one()
         cards = connection.execute(select(func.count()).select_from(audit_cards)).scalar_one()
     return calls, cards
@@ -51,7 +58,7 @@ def test_zero_interval_writes_during_the_call(make_app):
 
 
 def test_an_outage_keeps_the_rows_queued_until_the_database_is_back(app, caplog):
-    database, store = app.extensions["aza_cds"].database, app.extensions["aza_cds"].audit
+    database, store = app.extensions["aza_cds"].storage.engine, app.extensions["aza_cds"].storage.audit
     with database.begin() as connection:
         connection.execute(text("ALTER TABLE audit RENAME TO audit_away"))
     call_febuxostat_case(app)  # the cards still go out
@@ -65,7 +72,7 @@ def test_an_outage_keeps_the_rows_queued_until_the_database_is_back(app, caplog)
 
 def test_a_long_outage_drops_the_oldest_rows_and_says_so(app, caplog, monkeypatch):
     monkeypatch.setattr(audit_module, "MAX_QUEUED", 2)
-    database, store = app.extensions["aza_cds"].database, app.extensions["aza_cds"].audit
+    database, store = app.extensions["aza_cds"].storage.engine, app.extensions["aza_cds"].storage.audit
     with database.begin() as connection:
         connection.execute(text("ALTER TABLE audit RENAME TO audit_away"))
     for name in ("first", "second", "third"):
@@ -81,11 +88,11 @@ def test_a_long_outage_drops_the_oldest_rows_and_says_so(app, caplog, monkeypatc
 
 def test_close_writes_what_is_queued_and_later_rows_go_straight_in(make_app):
     app = make_app(audit_flush_seconds="60")  # the writer would wait a minute
-    store = app.extensions["aza_cds"].audit
+    store = app.extensions["aza_cds"].storage.audit
     store.record(row("queued"), [])
     store.close()
     store.record(row("after-close"), [])
-    with app.extensions["aza_cds"].database.connect() as connection:
+    with app.extensions["aza_cds"].storage.engine.connect() as connection:
         assert connection.execute(select(audit.c.hook_instance)).scalars().all() == ["queued", "after-close"]
 
 
@@ -102,7 +109,7 @@ def test_a_gunicorn_worker_writes_its_queue_as_it_exits(make_app):
     from service.serve import _worker_exiting
 
     app = make_app(audit_flush_seconds="60")
-    app.extensions["aza_cds"].audit.record(row("last-call"), [])
+    app.extensions["aza_cds"].storage.audit.record(row("last-call"), [])
     _worker_exiting(None, SimpleNamespace(app=SimpleNamespace(callable=app)))
     assert counts(app) == (1, 0)
 
@@ -115,7 +122,7 @@ def test_sqlite_writers_take_turns_through_a_file_lock(app, tmp_path):
 
     from service.store import SqlReplayStore
 
-    engine = app.extensions["aza_cds"].database
+    engine = app.extensions["aza_cds"].storage.engine
     if engine.dialect.name != "sqlite":
         pytest.skip("the file lock is for SQLite files")
     other_process = os.open(engine.url.database + ".writers", os.O_RDWR | os.O_CREAT)

@@ -16,7 +16,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from helpers import hook_request
+from helpers import REPO, hook_request
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from sqlalchemy import select, text
 
@@ -29,7 +29,7 @@ ISS = "https://ehr.example.org/fhir"
 JKU = "https://ehr.example.org/jwks"
 BASE = "http://localhost"
 SERVICE = "/cds-services/azathioprine-patient-view"
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "sandbox"
+SANDBOX = REPO / "tests" / "vectors" / "sandbox"
 
 
 def jwk(public_key, kid: str, algorithm) -> dict:
@@ -206,7 +206,7 @@ def test_replay_store_forgets_ids_an_hour_past_expiry(tmp_path, monkeypatch, dat
 
 
 def test_a_database_outage_answers_503_so_the_ehr_can_retry(secured, keys):
-    with secured.extensions["aza_cds"].database.begin() as connection:
+    with secured.extensions["aza_cds"].storage.engine.begin() as connection:
         connection.execute(text("DROP TABLE token_ids"))  # the jti of the call cannot be recorded
     for path in (SERVICE, "/cds-services/azathioprine-patient-view/feedback"):
         response = call(secured.test_client(), token(keys, path=path), path=path)
@@ -215,7 +215,7 @@ def test_a_database_outage_answers_503_so_the_ehr_can_retry(secured, keys):
 
 
 def test_an_unreachable_database_answers_503_too(secured, keys, monkeypatch):
-    engine = secured.extensions["aza_cds"].database
+    engine = secured.extensions["aza_cds"].storage.engine
     engine.dispose()  # no connection left in the pool: the next call must connect, and that fails
 
     def refuse(*_args, **_kwargs):
@@ -276,7 +276,7 @@ class MemoryReplays:
 
 
 def sandbox_requests():
-    lines = [json.loads(line) for line in (SHARED / "captured-requests.jsonl").read_text().splitlines()]
+    lines = [json.loads(line) for line in (SANDBOX / "captured-requests.jsonl").read_text().splitlines()]
     return [line for line in lines if "Authorization" in line["headers"]]
 
 

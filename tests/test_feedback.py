@@ -11,6 +11,13 @@ from sqlalchemy import text
 
 from service.store import SqlFeedbackStore, open_database
 
+
+@pytest.fixture
+def app(make_app):
+    """These tests are about the database, so the app stores in one (conftest's `app` stores in memory)."""
+    return make_app()
+
+
 URL = "/cds-services/azathioprine-order-select/feedback"
 
 
@@ -20,7 +27,7 @@ def item(outcome="overridden", **extra):
 
 
 def stored_count(app) -> int:
-    return app.extensions["aza_cds"].feedback.count()
+    return app.extensions["aza_cds"].storage.feedback.count()
 
 
 def test_accepted_and_overridden_feedback_is_stored(app, client):
@@ -93,7 +100,7 @@ def test_a_batch_with_one_bad_item_stores_nothing(app, client):
 def test_feedback_during_a_database_outage_is_503_and_stored_on_retry(app, client):
     item = {"card": str(uuid.uuid4()), "outcome": "overridden", "outcomeTimestamp": "2026-11-29T10:00:00Z"}
     path = "/cds-services/azathioprine-order-select/feedback"
-    database = app.extensions["aza_cds"].database
+    database = app.extensions["aza_cds"].storage.engine
     with database.begin() as connection:
         connection.execute(text("ALTER TABLE feedback RENAME TO feedback_away"))
     response = post_json(client, path, {"feedback": [item]})
@@ -150,13 +157,14 @@ def test_several_workers_and_a_killed_one_lose_nothing(tmp_path):
     items = [item() for _ in range(1500)]
     batches = [items[i : i + 5] for i in range(0, len(items), 5)]
     acknowledged = []
-    with running_serve(tmp_path, workers=3) as (base, server):
+    # One client for all threads: a client per post would spend ~30 ms building a TLS context it never uses.
+    with running_serve(tmp_path, workers=3) as (base, server), httpx.Client(timeout=5) as http:
         url = f"{base}/cds-services/azathioprine-order-sign/feedback"
 
         def send(batch):
             for attempt in range(20):
                 try:
-                    if httpx.post(url, json={"feedback": batch}, timeout=5).status_code == 200:
+                    if http.post(url, json={"feedback": batch}).status_code == 200:
                         acknowledged.append(1)
                         return True
                 except httpx.TransportError:

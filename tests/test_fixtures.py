@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import FIXTURES, assert_valid_response, card_keys, post_json
+from helpers import FIXTURES, REPO, assert_valid_response, card_keys, post_json
 
 from service.replay import load_fixture
 
@@ -33,7 +33,7 @@ def test_fixture_outcome(client, path):
 
 def test_sandbox_fixtures_are_the_captured_requests_unchanged():
     """The two sandbox fixtures must stay genuine third-party vectors."""
-    lines = (FIXTURES.parents[2] / "shared" / "sandbox" / "captured-requests.jsonl").read_text().splitlines()
+    lines = (REPO / "tests" / "vectors" / "sandbox" / "captured-requests.jsonl").read_text().splitlines()
     captured = [json.loads(line) for line in lines]
     bodies = [item["body"] for item in captured if item["method"] == "POST" and "hook" in (item["body"] or {})]
     for name in ("sandbox-captured-patient-view", "sandbox-captured-order-sign"):

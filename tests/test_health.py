@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
+
+@pytest.fixture
+def app(make_app):
+    """These tests are about the database, so the app stores in one (conftest's `app` stores in memory)."""
+    return make_app()
+
 
 def test_health_needs_no_token_even_when_auth_is_required(make_app, tmp_path):
     trust = tmp_path / "trust.json"
@@ -21,7 +29,7 @@ def test_not_ready_while_the_database_is_gone_and_ready_again_after(app, monkeyp
     def broken():
         raise OSError("database down")
 
-    monkeypatch.setattr(app.extensions["aza_cds"].database, "connect", broken)
+    monkeypatch.setattr(app.extensions["aza_cds"].storage.engine, "connect", broken)
     response = app.test_client().get("/readyz")
     assert response.status_code == 503 and response.get_json()["checks"]["database"] == "unreachable"
     monkeypatch.undo()  # the database is back

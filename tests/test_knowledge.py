@@ -6,11 +6,9 @@ import json
 import shutil
 
 import pytest
+from helpers import PACK_DIR
 
-from service.config import REPO_ROOT
 from service.knowledge import check_pack, load_pack
-
-PACK_DIR = REPO_ROOT / "cards"
 
 
 def test_shipped_pack_is_valid():
@@ -107,7 +105,7 @@ def test_the_cpic_table_is_complete_and_verbatim():
 
     rule = load_pack(PACK_DIR).rule("PGX-01")
     shipped = {(row["TPMT"], row["NUDT15"]): row["recommendation"] for row in rule.param("table")}
-    source = PACK_DIR.parent.parent / "shared" / "clinical" / "cpic-azathioprine-tpmt-nudt15-2024-03-25.tsv"
+    source = PACK_DIR / "sources" / "cpic" / "cpic-azathioprine-tpmt-nudt15-2024-03-25.tsv"
     with source.open() as handle:
         rows = list(csv.DictReader(handle, delimiter="\t"))
     assert len(shipped) == len(rows) == 35

@@ -1,4 +1,5 @@
-"""The four prefetch states, call-backs to the FHIR server, and 412, against a stub FHIR server on loopback."""
+"""The four prefetch states, call-backs to the FHIR server, and 412, against a fake FHIR server (a socket one where
+the test is about sockets)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from helpers import (
     AZATHIOPRINE,
     FEBUXOSTAT,
+    SOCKETS,
     assert_valid_response,
     bundle,
     card_keys,
@@ -200,11 +202,14 @@ def test_failed_call_backs_for_required_data_are_412(allowed, fhir_server, answe
     assert len(fhir_server.requests) == 1
 
 
-def test_slow_fhir_server_is_abandoned_within_the_budget(make_app, fhir_server):
-    client = make_app(fhir_allowlist=fhir_server.base_url, fhir_timeout_seconds="0.5", dev="on").test_client()
-    fhir_server.answer(MEDS_QUERY, bundle([]), delay=3)
+def test_slow_fhir_server_is_abandoned_within_the_budget(make_app, socket_fhir_server):
+    server = socket_fhir_server
+    client = make_app(
+        fhir_allowlist=server.base_url, fhir_timeout_seconds="0.5", dev="on", fhir_transport=SOCKETS
+    ).test_client()
+    server.answer(MEDS_QUERY, bundle([]), delay=3)
     started = time.monotonic()
-    response = post_json(client, PATIENT_VIEW, hook_request("patient-view", {}, fhirServer=fhir_server.base_url))
+    response = post_json(client, PATIENT_VIEW, hook_request("patient-view", {}, fhirServer=server.base_url))
     assert response.status_code == 412 and "in time" in response.get_json()["message"]
     assert time.monotonic() - started < 2
 

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from helpers import AZATHIOPRINE, FEBUXOSTAT, bundle, hook_request, med_request, observation
+from helpers import AZATHIOPRINE, FEBUXOSTAT, bundle, hook_request, med_request, observation, shipped_pack
 
-from service.config import REPO_ROOT
 from service.fhir import PatientData
 from service.hooks import PREFETCH
-from service.knowledge import load_pack
 from service.protocol import HookCall
 from service.record import RecordBuilder
 from service.terminology import Terminology
 
-PACK = load_pack(REPO_ROOT / "cards")
+PACK = shipped_pack()
 BUILDER = RecordBuilder(PACK, Terminology(PACK))
 NOW = datetime(2026, 11, 29, tzinfo=UTC)
 

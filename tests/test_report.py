@@ -6,16 +6,22 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from helpers import FIXTURES, post_json
+from helpers import FIXTURES, PACK_DIR, post_json
 from sqlalchemy import select, text
 
 from service import report
 from service.cli import main
-from service.config import REPO_ROOT
 from service.replay import load_fixture
 from service.store.models import audit, audit_cards
 
-PACK_VERSION = json.loads((REPO_ROOT / "cards" / "manifest.json").read_text())["version"]
+
+@pytest.fixture
+def app(make_app):
+    """These tests are about the database, so the app stores in one (conftest's `app` stores in memory)."""
+    return make_app()
+
+
+PACK_VERSION = json.loads((PACK_DIR / "manifest.json").read_text())["version"]
 
 FEBUXOSTAT_CASE = FIXTURES / "order-select-azathioprine-while-on-febuxostat.json"  # DDI-01 critical + PREC-05 info
 CBC_CASE = FIXTURES / "patient-view-cbc-overdue-monthly-phase.json"  # MON-01 warning
@@ -35,11 +41,11 @@ def feedback(client, card: str, outcome: str, **extra):
 
 
 def test_a_failed_audit_write_still_returns_the_advice_and_is_logged(app, caplog):
-    with app.extensions["aza_cds"].database.begin() as connection:
+    with app.extensions["aza_cds"].storage.engine.begin() as connection:
         connection.execute(text("DROP TABLE audit_cards"))
         connection.execute(text("DROP TABLE audit"))
     assert set(cards_of(app.test_client(), FEBUXOSTAT_CASE)) == {"DDI-01", "PREC-05"}
-    app.extensions["aza_cds"].audit.flush()
+    app.extensions["aza_cds"].storage.audit.flush()
     assert any(record.getMessage().startswith("audit write failed") for record in caplog.records)
 
 
@@ -59,12 +65,12 @@ def populated(app):
     feedback(client, first["DDI-01"], "overridden", overrideReason=reason)  # a repeat: stored once
     feedback(client, second["DDI-01"], "overridden")  # dismissed without a reason
     feedback(client, cbc["MON-01"], "accepted", acceptedSuggestions=[{"id": "s1"}])
-    app.extensions["aza_cds"].audit.flush()  # rows are written in the background, at most 0.2 s later
+    app.extensions["aza_cds"].storage.audit.flush()  # rows are written in the background, at most 0.2 s later
     return app
 
 
 def test_every_hook_call_is_audited_without_patient_data(populated):
-    engine = populated.extensions["aza_cds"].database
+    engine = populated.extensions["aza_cds"].storage.engine
     with engine.connect() as connection:
         calls = connection.execute(select(audit)).mappings().all()
         cards = connection.execute(select(audit_cards)).mappings().all()
@@ -80,8 +86,8 @@ def test_a_412_is_audited_too(app):
     assert (
         post_json(app.test_client(), "/cds-services/azathioprine-patient-view", fixture["request"]).status_code == 412
     )
-    app.extensions["aza_cds"].audit.flush()
-    with app.extensions["aza_cds"].database.connect() as connection:
+    app.extensions["aza_cds"].storage.audit.flush()
+    with app.extensions["aza_cds"].storage.engine.connect() as connection:
         assert connection.execute(select(audit.c.status)).scalar_one() == 412
 
 
@@ -89,7 +95,7 @@ def test_override_report(populated):
     rows = {
         row["rule"]: row
         for row in report.override_report(
-            populated.extensions["aza_cds"].database, datetime.now(UTC) - timedelta(days=30)
+            populated.extensions["aza_cds"].storage.engine, datetime.now(UTC) - timedelta(days=30)
         )
     }
     assert rows["DDI-01"] | {"top_reasons": None} == {
@@ -105,12 +111,13 @@ def test_override_report(populated):
     ]
     assert (rows["MON-01"]["accepted"], rows["MON-01"]["override_rate"]) == (1, 0.0)
     assert (rows["PREC-05"]["shown"], rows["PREC-05"]["overridden"]) == (2, 0)
-    future = report.override_report(populated.extensions["aza_cds"].database, datetime.now(UTC) + timedelta(days=1))
+    engine = populated.extensions["aza_cds"].storage.engine
+    future = report.override_report(engine, datetime.now(UTC) + timedelta(days=1))
     assert future == []
 
 
 def test_report_command_table_json_and_plot(populated, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("AZA_CDS_DATABASE_URL", str(populated.extensions["aza_cds"].database.url))
+    monkeypatch.setenv("AZA_CDS_DATABASE_URL", str(populated.extensions["aza_cds"].storage.engine.url))
     assert main(["report", "--since", "30d", "--format", "json", "--plot", str(tmp_path / "rates.png")]) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["rules"][0]["rule"] == "DDI-01"  # the noisiest rule first
@@ -128,7 +135,7 @@ def test_since(text, hours):
 
 def test_audit_rows_past_retention_are_purged(make_app):
     app = make_app(audit_retention_days="30")
-    store, engine = app.extensions["aza_cds"].audit, app.extensions["aza_cds"].database
+    store, engine = app.extensions["aza_cds"].storage.audit, app.extensions["aza_cds"].storage.engine
     now = datetime.now(UTC)
     for age, card in ((40, "old-card"), (5, "new-card")):
         row = {

@@ -5,16 +5,14 @@ cut; CBC weekly in month 1, twice monthly in months 2-3, monthly after), plus th
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
+from helpers import shipped_pack
 
-from service.config import REPO_ROOT
-from service.knowledge import load_pack
 from service.record import LabResult, MedicationUse, PatientRecord
 from service.rules import evaluate
 
-PACK = load_pack(Path(REPO_ROOT / "cards"))
+PACK = shipped_pack()
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 

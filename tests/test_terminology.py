@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from helpers import shipped_pack
 
-from service.config import REPO_ROOT
-from service.knowledge import load_pack
 from service.terminology import Terminology, convert, factor_table
 
-TERMS = Terminology(load_pack(REPO_ROOT / "cards"))
+TERMS = Terminology(shipped_pack())
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 
 
@@ -69,7 +68,7 @@ def test_repeated_and_unserialisable_concepts_match_the_same_way():
 
 
 def test_match_memory_stays_bounded(monkeypatch):
-    terms = Terminology(load_pack(REPO_ROOT / "cards"))
+    terms = Terminology(shipped_pack())
     monkeypatch.setattr("service.terminology.matcher.MATCH_CACHE_SIZE", 10)
     for number in range(25):
         terms.match({"text": f"drug {number}"})

@@ -11,13 +11,16 @@ import binascii
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 import jwt
 import orjson
 from jwt.algorithms import Algorithm, get_default_algorithms
 
 from service.auth.trust import KeyNotFound, TrustStore
+
+if TYPE_CHECKING:
+    from service.store import ReplayStore
 
 REQUIRED_CLAIMS = ("iss", "aud", "exp", "iat", "jti")
 CLOCK_SKEW_SECONDS = 60
@@ -29,12 +32,6 @@ KEY_TYPES = {"ES": "EC", "RS": "RSA", "PS": "RSA"}  # algorithm family -> JWK kt
 
 class AuthError(Exception):
     """A refused token; `str(error)` is the reason for the server log (never sent to the client)."""
-
-
-class ReplayStore(Protocol):
-    def first_use(self, iss: str, jti: str, expires_at: float) -> bool:
-        """Record the token id; False when it was seen before within its lifetime."""
-        ...
 
 
 @dataclass(frozen=True)

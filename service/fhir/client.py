@@ -24,6 +24,7 @@ class FhirClient:
         budget_seconds: float = 2.0,
         max_pages: int = 10,
         max_response_bytes: int = 10_000_000,
+        transport: httpx.BaseTransport | None = None,
     ):
         self.allowlist = tuple(urlsplit(prefix) for prefix in allowlist)
         self.allow_loopback_http = allow_loopback_http
@@ -31,7 +32,17 @@ class FhirClient:
         self.budget_seconds = budget_seconds
         self.max_pages = max_pages
         self.max_response_bytes = max_response_bytes
-        self._http = httpx.Client(follow_redirects=False, headers={"Accept": "application/fhir+json"})
+        self._transport = transport  # None: httpx's own (sockets, TLS); tests pass an httpx.MockTransport
+        self._client: httpx.Client | None = None
+
+    @property
+    def _http(self) -> httpx.Client:
+        # Made on first use: most hook calls never call back, and a worker forked from the master makes its own.
+        if self._client is None:
+            self._client = httpx.Client(
+                follow_redirects=False, headers={"Accept": "application/fhir+json"}, transport=self._transport
+            )
+        return self._client
 
     def is_allowed(self, url: str) -> bool:
         """https (plain http only to loopback in developer mode), scheme, host and port equal to an allow-list
@@ -53,7 +64,8 @@ class FhirClient:
         return FhirSession(self, base_url.rstrip("/") + "/", access_token)
 
     def close(self) -> None:
-        self._http.close()
+        if self._client is not None:
+            self._client.close()
 
     def get_json(self, url: str, headers: dict[str, str], deadline: float) -> dict:
         started = time.monotonic()

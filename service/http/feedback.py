@@ -33,5 +33,5 @@ def feedback(service_id: str):
                 "outcomeTimestamp is not a real date and time",
                 path=f"$.feedback[{index}].outcomeTimestamp",
             ) from None
-    stored, duplicates = state().feedback.save(service_id, body["feedback"])
+    stored, duplicates = state().storage.feedback.save(service_id, body["feedback"])
     return json_response({"stored": stored, "duplicates": duplicates})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import Blueprint
-from sqlalchemy import text
 
 from service.http.errors import json_response
 from service.http.state import state
@@ -23,8 +22,7 @@ def readyz():
     app = state()
     checks = {"knowledge_pack": f"{app.engine.pack.id} {app.engine.pack.version}"}
     try:
-        with app.database.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        app.storage.ping()
         checks["database"] = "ok"
     except Exception:  # any driver error means not ready; the detail stays in the server log
         checks["database"] = "unreachable"

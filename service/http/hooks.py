@@ -77,4 +77,4 @@ def _account(call: HookCall, app, started: float, status: int, cards: list[dict]
         "at": datetime.now(UTC), "hook_instance": call.hook_instance[:128], "service_id": call.service_id,
         "patient_hash": patient, "status": status, "latency_ms": latency, "pack_version": app.engine.pack.version,
     }  # fmt: skip
-    app.audit.record(row, cards)  # queued: a database failure never holds back the advice (the store logs it)
+    app.storage.audit.record(row, cards)  # queued: a database failure never holds back the advice (the store logs it)

@@ -9,11 +9,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from flask import current_app
-from sqlalchemy import Engine
 
 from service.config import Settings
 from service.hooks import HookEngine
-from service.store import AuditStore, FeedbackStore
+from service.store import Storage
 
 if TYPE_CHECKING:
     from service.http.metrics import Metrics
@@ -23,9 +22,7 @@ if TYPE_CHECKING:
 class AppState:
     settings: Settings
     engine: HookEngine
-    feedback: FeedbackStore
-    audit: AuditStore
-    database: Engine
+    storage: Storage
     metrics: Metrics
     hash_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
 

@@ -46,6 +46,10 @@ class AuditStore(Protocol):
         """Write everything queued so far."""
         ...
 
+    def close(self) -> None:
+        """Write what is queued and stop writing in the background (worker exit)."""
+        ...
+
 
 class SqlAuditStore:
     def __init__(self, engine: Engine, retention_days: int, flush_seconds: float = 0.2):

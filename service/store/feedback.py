@@ -36,7 +36,7 @@ class SqlFeedbackStore:
         self._insert = INSERTS[engine.dialect.name]
 
     def save(self, service_id: str, items: list[dict]) -> tuple[int, int]:
-        rows = [_row(service_id, item) for item in items]
+        rows = [dedup_row(service_id, item) for item in items]
         stored = 0
         with self._engine.begin() as connection:  # one transaction: all items or none
             for row in rows:
@@ -57,7 +57,8 @@ class SqlFeedbackStore:
             return connection.execute(select(func.count()).select_from(feedback)).scalar_one()
 
 
-def _row(service_id: str, item: dict) -> dict:
+def dedup_row(service_id: str, item: dict) -> dict:
+    """The row stored for one feedback item; `dedup_key` identifies the item, so a repeated POST stores it once."""
     reason = (item.get("overrideReason") or {}).get("reason") or {}
     accepted = [suggestion["id"] for suggestion in item.get("acceptedSuggestions", ())]
     identity = orjson.dumps({"service": service_id, "item": item}, option=orjson.OPT_SORT_KEYS)

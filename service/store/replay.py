@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Protocol
 
 from sqlalchemy import Engine
 
@@ -14,6 +15,12 @@ INSERT = (
 )
 PURGE = "DELETE FROM token_ids WHERE expires_at < :before"
 CLEANUP_EVERY = 500  # inserts between deletions of expired ids
+
+
+class ReplayStore(Protocol):
+    def first_use(self, iss: str, jti: str, expires_at: float) -> bool:
+        """Record the token id; False when it was seen before within its lifetime."""
+        ...
 
 
 class SqlReplayStore:

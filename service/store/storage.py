@@ -1,0 +1,42 @@
+"""The stores a service instance uses, opened together: SQL (the default) or in memory (tests and tools)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, text
+
+from service.store.audit import AuditStore, SqlAuditStore
+from service.store.db import open_database
+from service.store.feedback import FeedbackStore, SqlFeedbackStore
+from service.store.memory import MemoryAuditStore, MemoryFeedbackStore, MemoryReplayStore
+from service.store.replay import ReplayStore, SqlReplayStore
+
+
+@dataclass(frozen=True)
+class Storage:
+    feedback: FeedbackStore
+    audit: AuditStore
+    replay: ReplayStore
+    engine: Engine | None = None  # None: the stores live in memory
+
+    @classmethod
+    def sql(cls, url: str, retention_days: int, flush_seconds: float) -> Storage:
+        """Open (and migrate) the database at a SQLAlchemy URL and the stores on it."""
+        engine = open_database(url)
+        return cls(
+            feedback=SqlFeedbackStore(engine),
+            audit=SqlAuditStore(engine, retention_days, flush_seconds),
+            replay=SqlReplayStore(engine),
+            engine=engine,
+        )
+
+    @classmethod
+    def in_memory(cls) -> Storage:
+        return cls(feedback=MemoryFeedbackStore(), audit=MemoryAuditStore(), replay=MemoryReplayStore())
+
+    def ping(self) -> None:
+        """Raise (a SQLAlchemy error) when the database does not answer."""
+        if self.engine is not None:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
