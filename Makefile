@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# `make run PORT=8180` (or AZA_CDS_PORT=8180 make run): another port, e.g. for a second instance on this machine
+PORT ?= $(or $(AZA_CDS_PORT),8080)
 
 .PHONY: install run test lint clean
 
@@ -14,7 +16,7 @@ $(BIN)/aza-cds: pyproject.toml
 install: $(BIN)/aza-cds
 
 run: install
-	$(BIN)/aza-cds serve --dev
+	$(BIN)/aza-cds serve --dev --port $(PORT)
 
 test: install
 	$(BIN)/ruff check service tests

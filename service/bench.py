@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -188,28 +189,34 @@ def _poster(client, url: str, raw: bytes):
     return lambda: client.post(url, data=raw, content_type="application/json")
 
 
-def in_process(runs: int) -> dict:
+def _quiet(_message: str) -> None:
+    pass
+
+
+def in_process(runs: int, progress: Callable[[str], None] = _quiet) -> dict:
     aza = _aza_in_process()
     floors = {"floor": floor_app("flask").test_client(), "floor_orjson": floor_app("orjson").test_client()}
     results = {}
-    for size, counts in SIZES.items():
-        for hook in HOOKS:
-            raw = orjson.dumps(reference_request(hook, *counts))
-            url = f"/cds-services/azathioprine-{hook}"
-            assert _poster(aza, url, raw)().status_code == 200
-            row = {"bytes": len(raw), "aza": timings(_poster(aza, url, raw), runs)}
-            row |= {name: timings(_poster(client, url, raw), runs) for name, client in floors.items()}
-            if size != "large" and hook == "order-sign":
-                row["naive"] = timings(lambda b=raw: naive_parse(b), max(20, runs // 10), warmup=3)
-                row["naive_entries"] = timings(lambda b=raw: naive_parse_entries(b), max(20, runs // 10), warmup=3)
-            results[f"{size}/{hook}"] = row
+    for step, (size, hook) in enumerate(((size, hook) for size in SIZES for hook in HOOKS), start=1):
+        counts = SIZES[size]
+        progress(f"in-process {step}/{len(SIZES) * len(HOOKS)}: {size}/{hook}, {runs} calls each app")
+        raw = orjson.dumps(reference_request(hook, *counts))
+        url = f"/cds-services/azathioprine-{hook}"
+        assert _poster(aza, url, raw)().status_code == 200
+        row = {"bytes": len(raw), "aza": timings(_poster(aza, url, raw), runs)}
+        row |= {name: timings(_poster(client, url, raw), runs) for name, client in floors.items()}
+        if size != "large" and hook == "order-sign":
+            row["naive"] = timings(lambda b=raw: naive_parse(b), max(20, runs // 10), warmup=3)
+            row["naive_entries"] = timings(lambda b=raw: naive_parse_entries(b), max(20, runs // 10), warmup=3)
+        results[f"{size}/{hook}"] = row
     return results
 
 
-def scaling(runs: int) -> dict:
+def scaling(runs: int, progress: Callable[[str], None] = _quiet) -> dict:
     aza = _aza_in_process()
     table = {}
     for total in (10, 100, 1000):
+        progress(f"scaling: order-sign with {total} resources")
         labs, meds, conditions = int(total * 0.7), int(total * 0.2), total - int(total * 0.7) - int(total * 0.2)
         raw = orjson.dumps(reference_request("order-sign", labs, meds, conditions, 2))
         table[total] = timings(
@@ -382,31 +389,47 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def run(runs: int = 300, http: bool = False, duration: int = 5, workers: int = 2) -> dict:
-    report = {"in_process": in_process(runs), "scaling_order_sign_ms": scaling(runs)}
+def run(
+    runs: int = 300, http: bool = False, duration: int = 5, workers: int = 2, progress: Callable[[str], None] = _quiet
+) -> dict:
+    report = {"in_process": in_process(runs, progress), "scaling_order_sign_ms": scaling(runs, progress)}
     if http:
+        progress(f"HTTP: floor, then aza-cds, under gunicorn ({workers} workers), wrk {duration} s per run")
         report["http_medium_order_sign"] = http_compare("medium", duration, workers)
     return report
 
 
+IN_PROCESS_COLUMNS = (
+    ("request", "size/hook of the reference request"),
+    ("KB", "request body size"),
+    ("aza-cds ms", "aza-cds in-process: median / p90 / p99 milliseconds per call"),
+    ("floor ms", "a bare Flask app parsing the same body with get_json and answering one fixed card"),
+    ("x floor", "aza-cds median / floor median, then aza-cds p99 / floor p99"),
+    ("orjson floor ms", "the same floor parsing with orjson (median), and aza-cds median / it"),
+    ("naive ms", "fhir.resources (R4B) on each prefetch value and draftOrders as sent (median), and naive / aza-cds"),
+    ("entries ms", "fhir.resources on each resource inside the Bundles only (median), and entries / aza-cds"),
+)
+
+
 def print_report(report: dict) -> None:
-    print("In-process, milliseconds (median / p90 / p99). floor: Flask get_json; floor-oj: orjson;")
-    print("naive: fhir.resources on each prefetch value and draftOrders as sent; entries: on each resource in them.")
+    print("In-process (no sockets, no authentication), milliseconds per call; '-' where not measured.")
     print(
-        f"{'request':20} {'KB':>4} {'aza-cds':>20} {'floor':>19} {'x floor':>7} {'p99 x':>5} "
-        f"{'floor-oj':>8} {'x oj':>5} {'naive':>6} {'naive/aza':>9} {'entries':>7} {'/aza':>5}"
+        f"{'request':20} {'KB':>4} {'aza-cds ms':>20} {'floor ms':>20} {'x floor':>9} "
+        f"{'orjson floor ms':>16} {'naive ms':>13} {'entries ms':>13}"
     )
+    under = ("med/p90/p99", "med/p90/p99", "med/p99", "median  x", "median  x", "median  x")
+    print(f"{'':25} {under[0]:>20} {under[1]:>20} {under[2]:>9} {under[3]:>16} {under[4]:>13} {under[5]:>13}")
     for name, row in report["in_process"].items():
         aza, floor, strict = row["aza"], row["floor"], row["floor_orjson"]
-        naive = row.get("naive", {}).get("median")
-        entries = row.get("naive_entries", {}).get("median")
         print(
-            f"{name:20} {row['bytes'] // 1024:4} {aza['median']:6.2f} {aza['p90']:6.2f} {aza['p99']:6.2f} "
-            f"{floor['median']:6.2f} {floor['p90']:5.2f} {floor['p99']:6.2f} {aza['median'] / floor['median']:7.1f} "
-            f"{aza['p99'] / floor['p99']:5.1f} {strict['median']:8.2f} {aza['median'] / strict['median']:5.1f} "
-            f"{naive or 0:6.2f} {(naive or 0) / aza['median']:9.1f} "
-            f"{entries or 0:7.2f} {(entries or 0) / aza['median']:5.1f}"
+            f"{name:20} {row['bytes'] // 1024:4} {_three(aza):>20} {_three(floor):>20} "
+            f"{aza['median'] / floor['median']:4.1f}/{aza['p99'] / floor['p99']:<4.1f} "
+            f"{_ratio(strict, aza, strict):>16} {_ratio(row.get('naive'), row.get('naive'), aza):>13} "
+            f"{_ratio(row.get('naive_entries'), row.get('naive_entries'), aza):>13}"
         )
+    print("Columns:")
+    for column, meaning in IN_PROCESS_COLUMNS:
+        print(f"  {column:16} {meaning}")
     scaling_text = ", ".join(f"{n}: {ms:.2f} ms" for n, ms in report["scaling_order_sign_ms"].items())
     print(f"Scaling, order-sign median by resources in prefetch: {scaling_text}")
     for name, result in report.get("http_medium_order_sign", {}).items():
@@ -417,3 +440,14 @@ def print_report(report: dict) -> None:
                 f"  {connections} connection(s): {run_['requests_per_second']:.0f} req/s, p50 {run_['p50_ms']} ms, "
                 f"p99 {run_['p99_ms']} ms, non-2xx {run_['non_2xx']}"
             )
+
+
+def _three(timing: dict) -> str:
+    return f"{timing['median']:.2f}/{timing['p90']:.2f}/{timing['p99']:.2f}"
+
+
+def _ratio(shown: dict | None, numerator: dict | None, denominator: dict) -> str:
+    """A median, and the ratio of two medians: aza-cds / a floor, or a naive parse / aza-cds."""
+    if not shown or not numerator:
+        return "-"
+    return f"{shown['median']:.2f} {numerator['median'] / denominator['median']:4.1f}x"

@@ -25,6 +25,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"aza-cds: configuration error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader stopped early (`aza-cds report | head`): that is its choice, not an error. Point stdout at
+        # /dev/null so that the interpreter's last flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -71,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     new_client = trust_commands.add_parser("new-client", help="make a client key pair and a trust file for it")
     new_client.add_argument("--iss", required=True, help="the issuer the client will put in its tokens")
     new_client.add_argument("--out", type=Path, required=True, help="folder for client-key.pem and trust.json")
+    new_client.add_argument("--force", action="store_true", help="replace a key pair already in that folder")
     new_client.set_defaults(run=_new_client)
 
     knowledge = commands.add_parser("knowledge", help="knowledge-pack tools")
@@ -81,17 +87,24 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args) -> int:
-    # Workers add their metrics up through files; prometheus_client reads this before it is first imported.
+    import shutil
+    import tempfile
+
+    # Workers add their metrics up through files; prometheus_client reads this before it is first imported. A
+    # folder made here belongs to this instance alone and goes at a clean stop; one given by the operator stays.
+    made = None
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        import tempfile
+        made = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="aza-cds-metrics-")
+    try:
+        from service.serve import serve
 
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="aza-cds-metrics-")
-    from service.serve import serve
-
-    if args.dev:
-        os.environ["AZA_CDS_DEV"] = "on"
-    Settings.from_env()  # fail on a bad setting before gunicorn starts
-    serve(args.host, args.port, args.workers)
+        if args.dev:
+            os.environ["AZA_CDS_DEV"] = "on"
+        Settings.from_env()  # fail on a bad setting before gunicorn starts
+        serve(args.host, args.port, args.workers)  # gunicorn ends with SystemExit, also after SIGTERM or SIGINT
+    finally:
+        if made:
+            shutil.rmtree(made, ignore_errors=True)
     return 0
 
 
@@ -134,7 +147,11 @@ def _bench(args) -> int:
     from service import bench
 
     logging.getLogger("aza_cds").setLevel(logging.ERROR)
-    report = bench.run(runs=args.runs, http=args.http, duration=args.duration, workers=args.workers)
+
+    def progress(message: str) -> None:
+        print(f"bench: {message}", file=sys.stderr, flush=True)  # stderr: --json output on stdout stays parseable
+
+    report = bench.run(runs=args.runs, http=args.http, duration=args.duration, workers=args.workers, progress=progress)
     if args.json:
         print(orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode())
     else:
@@ -151,13 +168,25 @@ def _report(args) -> int:
     except report.ReportError as error:
         print(f"aza-cds: {error}", file=sys.stderr)
         return 2
-    rows = report.override_report(open_database(Settings.from_env().sqlalchemy_url), since)
+    settings = Settings.from_env()
+    rows = report.override_report(open_database(settings.sqlalchemy_url), since)
     if args.format == "json":
         print(orjson.dumps({"since": since.isoformat(), "rules": rows}, option=orjson.OPT_INDENT_2).decode())
-    else:
+    elif rows:
         print(report.as_table(rows))
+    if not rows:
+        # a URL may hold a password: name the setting, not its value
+        where = "AZA_CDS_DATABASE_URL" if settings.database_url else settings.sqlalchemy_url.removeprefix("sqlite:///")
+        print(f"aza-cds: no cards were shown since {since:%Y-%m-%d %H:%M} UTC (database: {where})", file=sys.stderr)
+        if args.plot:
+            print(f"aza-cds: nothing to plot: {args.plot} was not written", file=sys.stderr)
+        return 0
     if args.plot:
-        report.plot(rows, args.plot, since)
+        try:
+            report.plot(rows, args.plot, since)
+        except report.ReportError as error:
+            print(f"aza-cds: {error}", file=sys.stderr)
+            return 2
         print(f"plot written to {args.plot}", file=sys.stderr)
     return 0
 
@@ -165,6 +194,11 @@ def _report(args) -> int:
 def _new_client(args) -> int:
     from service.auth.client import TokenSigner, new_client
 
+    existing = [path for path in (args.out / "client-key.pem", args.out / "trust.json") if path.exists()]
+    if existing and not args.force:
+        names = " and ".join(str(path) for path in existing)
+        print(f"aza-cds: {names} already exist; keep them, or give --force to replace them", file=sys.stderr)
+        return 1
     key_path, trust_path = new_client(args.iss, args.out)
     print(f"private key: {key_path} (keep it secret)\ntrust file:  {trust_path} (give it to the service)")
     print(f"kid:         {TokenSigner.kid_of(trust_path)}")

@@ -67,12 +67,15 @@ def as_table(rows: list[dict]) -> str:
             f"{row['rule']:10} {row['shown']:6} {row['accepted']:8} {row['overridden']:10} "
             f"{row['override_rate']:13.0%}  {reasons}"
         )
-    return "\n".join(lines) if rows else "no cards in this period"
+    return "\n".join(lines)
 
 
 def plot(rows: list[dict], path: Path, since: datetime) -> None:
     """A horizontal bar chart of override rates, noisiest rule on top, labelled with the counts behind each bar."""
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        raise ReportError("--plot needs matplotlib: install aza-cds[plot] (pip install 'aza-cds[plot]')") from None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

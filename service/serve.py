@@ -58,5 +58,8 @@ def serve(host: str, port: int, workers: int) -> None:
             "graceful_timeout": 10,
             "accesslog": None,  # hook calls are logged by the app, without bodies or tokens
             "errorlog": "-",
+            # gunicorn's control socket sits at one path per user ($XDG_RUNTIME_DIR or ~/.gunicorn): a second
+            # instance on the same machine would take it over. aza-cds is managed by signals, so it opens none.
+            "control_socket_disable": True,
         }
     ).run()

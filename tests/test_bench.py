@@ -23,11 +23,22 @@ def test_reference_request_sizes():
 
 
 def test_in_process_comparison_and_report(capsys):
-    report = {"in_process": bench.in_process(runs=3), "scaling_order_sign_ms": {10: 1.0, 100: 2.0}}
-    assert set(report["in_process"]) == {f"{size}/{hook}" for size in bench.SIZES for hook in bench.HOOKS}
+    said = []
+    report = {"in_process": bench.in_process(runs=3, progress=said.append), "scaling_order_sign_ms": {10: 1.0}}
+    cases = [f"{size}/{hook}" for size in bench.SIZES for hook in bench.HOOKS]
+    assert set(report["in_process"]) == set(cases)
+    assert [message.split(": ")[1].split(",")[0] for message in said] == cases  # progress, one line per case
+    assert said[0].startswith(f"in-process 1/{len(cases)}: ")
     assert "naive" in report["in_process"]["medium/order-sign"]
     bench.print_report(report)
-    assert "medium/order-sign" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "medium/order-sign" in out
+    header = out.splitlines()[1]
+    for column, _meaning in bench.IN_PROCESS_COLUMNS:
+        assert column in header  # every column is headed, and explained below the table
+        assert any(
+            line.split()[: len(column.split())] == column.split() for line in out.split("Columns:")[1].splitlines()[1:]
+        )
 
 
 def test_floor_app_answers_a_fixed_card():

@@ -116,3 +116,59 @@ def test_the_master_freezes_what_it_loaded_before_forking_workers():
         assert gc.get_freeze_count() > 10_000  # the app, its pack and libraries: out of the collector's scans
     finally:
         gc.unfreeze()
+
+
+def test_two_instances_on_one_machine_share_no_socket_and_leave_no_folder(tmp_path):
+    """Each instance has its own port and metrics folder, opens no control socket another instance could take over,
+    and removes its metrics folder when it stops."""
+    machine = {name: tmp_path / name for name in ("home", "runtime", "tmp")}
+    for folder in machine.values():
+        folder.mkdir()
+    environment = {
+        "HOME": str(machine["home"]),
+        "XDG_RUNTIME_DIR": str(machine["runtime"]),
+        "TMPDIR": str(machine["tmp"]),
+    }
+    with (
+        running_serve(tmp_path / "a", **environment) as (first, _),
+        running_serve(tmp_path / "b", **environment) as (
+            second,
+            _,
+        ),
+    ):
+        assert first != second
+        assert httpx.get(f"{first}/healthz").status_code == httpx.get(f"{second}/healthz").status_code == 200
+        assert len(list(machine["tmp"].glob("aza-cds-metrics-*"))) == 2
+        sockets = [path for path in tmp_path.rglob("*") if path.is_socket()]
+        assert sockets == []  # gunicorn's default control socket ($XDG_RUNTIME_DIR/gunicorn.ctl) is not opened
+    assert list(machine["tmp"].glob("aza-cds-metrics-*")) == []
+
+
+def test_make_run_takes_a_port(monkeypatch):
+    import subprocess
+
+    def planned(*args, **env):
+        result = subprocess.run(
+            ["make", "-n", "run", *args], cwd=FIXTURES.parents[1], capture_output=True, text=True, env=env, check=True
+        )
+        return result.stdout.splitlines()[-1]
+
+    import os
+
+    environment = {key: value for key, value in os.environ.items() if key not in ("PORT", "AZA_CDS_PORT")}
+    assert planned("PORT=8180", **environment).endswith("aza-cds serve --dev --port 8180")
+    assert planned(**environment, AZA_CDS_PORT="8181").endswith("aza-cds serve --dev --port 8181")
+    assert planned(**environment).endswith("aza-cds serve --dev --port 8080")
+
+
+def test_new_client_keeps_an_existing_key_unless_forced(tmp_path, capsys):
+    folder = tmp_path / "client"
+    assert main(["trust", "new-client", "--iss", "https://integrator.example", "--out", str(folder)]) == 0
+    key, trust = (folder / "client-key.pem").read_bytes(), (folder / "trust.json").read_bytes()
+    capsys.readouterr()
+    assert main(["trust", "new-client", "--iss", "https://integrator.example", "--out", str(folder)]) == 1
+    refusal = capsys.readouterr().err
+    assert "already exist" in refusal and "--force" in refusal
+    assert (folder / "client-key.pem").read_bytes() == key and (folder / "trust.json").read_bytes() == trust
+    assert main(["trust", "new-client", "--iss", "https://integrator.example", "--out", str(folder), "--force"]) == 0
+    assert (folder / "client-key.pem").read_bytes() != key

@@ -153,3 +153,52 @@ def test_audit_rows_past_retention_are_purged(make_app):
     with engine.connect() as connection:
         assert connection.execute(select(audit.c.hook_instance)).scalars().all() == ["new-card"]
         assert connection.execute(select(audit_cards.c.card_uuid)).scalars().all() == ["new-card"]
+
+
+def test_report_with_no_cards_says_so_and_draws_no_empty_chart(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("AZA_CDS_DATA_DIR", str(tmp_path / "empty"))
+    monkeypatch.delenv("AZA_CDS_DATABASE_URL", raising=False)
+    chart = tmp_path / "rates.png"
+    assert main(["report", "--since", "7d", "--plot", str(chart)]) == 0
+    output = capsys.readouterr()
+    assert output.out == ""  # no empty table
+    assert "no cards were shown since" in output.err and "aza-cds.sqlite3" in output.err
+    assert "nothing to plot" in output.err and not chart.exists()
+    assert main(["report", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["rules"] == []  # machine-readable output stays JSON
+
+
+def test_plot_without_matplotlib_names_the_extra(populated, tmp_path, monkeypatch, capsys):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def without_matplotlib(name, *args, **kwargs):
+        if name.startswith("matplotlib"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setenv("AZA_CDS_DATABASE_URL", str(populated.extensions["aza_cds"].storage.engine.url))
+    monkeypatch.setattr(builtins, "__import__", without_matplotlib)
+    assert main(["report", "--plot", str(tmp_path / "rates.png")]) == 2
+    assert "aza-cds[plot]" in capsys.readouterr().err and not (tmp_path / "rates.png").exists()
+
+
+def test_report_piped_into_a_reader_that_stops_early_exits_quietly(populated, tmp_path):
+    """`aza-cds report --format json | head`: the reader closes the pipe before the report is written."""
+    import os
+    import subprocess
+    import sys
+
+    environment = os.environ | {"AZA_CDS_DATABASE_URL": str(populated.extensions["aza_cds"].storage.engine.url)}
+    reader, writer = os.pipe()
+    os.close(reader)  # nobody will read: the first write fails with EPIPE
+    finished = subprocess.run(
+        [sys.executable, "-m", "service.cli", "report", "--format", "json"],
+        stdout=writer,
+        stderr=subprocess.PIPE,
+        env=environment,
+        text=True,
+    )
+    os.close(writer)
+    assert finished.returncode == 0 and "Traceback" not in finished.stderr and "BrokenPipe" not in finished.stderr
