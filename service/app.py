@@ -52,6 +52,12 @@ def create_app(
             "DEVELOPER MODE: the CDS Hooks sandbox's published key is trusted and http call-backs to "
             "loopback are allowed. Anyone can mint sandbox tokens: never use --dev with real patient data."
         )
+        if not settings.fhir_allowlist:
+            log.warning(
+                "AZA_CDS_FHIR_ALLOWLIST is empty: when a call lacks prefetch data the service answers 412, which the "
+                "CDS Hooks sandbox shows as 'All clear'. To let the service fetch it, start it with "
+                "AZA_CDS_FHIR_ALLOWLIST=<the FHIR server URL in the sandbox's settings>."
+            )
     if settings.auth == "off":
         log.warning("authentication is off (AZA_CDS_AUTH=off): any client can call this service")
     app = Flask(__name__)

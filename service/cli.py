@@ -1,4 +1,4 @@
-"""The `aza-cds` command: serve, replay, knowledge check."""
+"""The `aza-cds` command: serve, replay, bench, report, trust new-client, knowledge check and catalogue."""
 
 from __future__ import annotations
 
@@ -83,6 +83,9 @@ def _parser() -> argparse.ArgumentParser:
     knowledge_commands = knowledge.add_subparsers(required=True, metavar="ACTION")
     check = knowledge_commands.add_parser("check", help="validate the knowledge pack")
     check.set_defaults(run=_knowledge_check)
+    listing = knowledge_commands.add_parser("catalogue", help="print the rules as a Markdown table (docs/rules.md)")
+    listing.add_argument("--out", type=Path, help="write to this file instead of printing")
+    listing.set_defaults(run=_knowledge_catalogue)
     return parser
 
 
@@ -216,6 +219,19 @@ def _knowledge_check(args) -> int:
         return 1
     pack = load_pack(settings.knowledge_dir)
     print(f"knowledge: pack {pack.id} {pack.version} is valid: {len(pack.rules)} rules, {len(pack.concepts)} concepts")
+    return 0
+
+
+def _knowledge_catalogue(args) -> int:
+    from service.catalogue import catalogue
+    from service.knowledge import load_pack
+
+    text = catalogue(load_pack(Settings.from_env().knowledge_dir))
+    if args.out:
+        args.out.write_text(text)
+        print(f"catalogue written to {args.out}", file=sys.stderr)
+    else:
+        print(text, end="")
     return 0
 
 

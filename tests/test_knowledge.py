@@ -6,7 +6,7 @@ import json
 import shutil
 
 import pytest
-from helpers import PACK_DIR
+from helpers import PACK_DIR, REPO, shipped_pack
 
 from service.knowledge import check_pack, load_pack
 
@@ -118,3 +118,24 @@ def test_every_rule_id_of_the_reference_is_in_the_pack():
     expected |= {f"DOSE-{n:02d}" for n in (1, 2, 3, 4, 5, 7)} | {"CI-01", "CI-02", "CI-03"}
     expected |= {f"PREC-{n:02d}" for n in range(1, 9)} | {"PGX-01"}
     assert expected <= ids
+
+
+def test_the_committed_rule_catalogue_is_current():
+    """docs/rules.md is what `aza-cds knowledge catalogue` makes of the shipped pack: regenerate it when it fails
+    (`.venv/bin/aza-cds knowledge catalogue --out docs/rules.md`)."""
+
+    from service.catalogue import catalogue
+
+    assert (REPO / "docs" / "rules.md").read_text() == catalogue(shipped_pack())
+
+
+def test_the_catalogue_says_where_each_rule_runs_and_what_it_reads():
+    from service.catalogue import catalogue
+    from service.rules import EVALUATORS, READS
+
+    assert set(READS) == set(EVALUATORS)  # every kind of rule says what it reads
+    rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ") for line in catalogue(shipped_pack()).splitlines()}
+    assert {rule.id for rule in shipped_pack().rules} <= set(rows)
+    assert rows["DDI-02"][2] == "order-select, order-sign"  # allopurinol: order hooks only, not patient-view
+    assert rows["DDI-01"][2] == "patient-view, order-select, order-sign"
+    assert "allopurinol" in rows["DDI-02"][5] and "uloric-label" in rows["DDI-01"][6]

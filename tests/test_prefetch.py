@@ -167,15 +167,27 @@ def test_next_link_to_another_server_is_not_followed(make_app, fhir_server, monk
     ],
     ids=["empty-allowlist", "path-outside-allowlist"],
 )
-def test_absent_required_data_from_a_server_not_allowed_is_412(fhir_server, make_app, setup, fragment):
+def test_absent_required_data_from_a_server_not_allowed_is_412(fhir_server, make_app, setup, fragment, caplog):
     client = setup(fhir_server, make_app)
-    body = hook_request("patient-view", {}, fhirServer=fhir_server.base_url, fhirAuthorization=TOKEN)
+    body = hook_request("patient-view", {}, fhirServer=fhir_server.base_url + "?tenant=x", fhirAuthorization=TOKEN)
     response = post_json(client, PATIENT_VIEW, body)
     assert response.status_code == 412
     error = response.get_json()
     assert error["error"] == "precondition_failed" and fragment in error["message"]
     assert error["missing"][0]["key"] == "medicationRequests"
     assert fhir_server.requests == []  # the token never left for a server we may not call
+    # the sandbox renders a 412 as "All clear": the server log says what to set, for which server
+    (hint,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and r.getMessage().startswith("412")]
+    assert "AZA_CDS_FHIR_ALLOWLIST" in hint and f"{fhir_server.base_url!r}" in hint and "medicationRequests" in hint
+
+
+def test_developer_mode_without_an_allow_list_says_how_to_avoid_412(make_app, caplog):
+    make_app(dev="on")
+    hints = [r.getMessage() for r in caplog.records if "AZA_CDS_FHIR_ALLOWLIST=<" in r.getMessage()]
+    assert len(hints) == 1 and "All clear" in hints[0]
+    caplog.clear()
+    make_app(dev="on", fhir_allowlist="http://127.0.0.1:9/fhir")
+    assert not [r for r in caplog.records if "AZA_CDS_FHIR_ALLOWLIST=<" in r.getMessage()]
 
 
 def test_absent_required_data_without_fhir_server_is_412(client):

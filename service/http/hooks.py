@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from flask import Blueprint, g
 
@@ -54,6 +55,12 @@ def _run(call: HookCall, app, started: float):
         cards = app.engine.run(call)
     except DataUnavailable as missing:
         _account(call, app, started, status=412, cards=[])
+        client = app.engine.fhir_client
+        if call.fhir_server and (client is None or not client.is_allowed(call.fhir_server)):
+            # The CDS Hooks sandbox shows a 412 as "All clear": say here, where the developer looks, what to set.
+            log.warning("412: '%s' was not in the prefetch and the service may not fetch it from fhirServer %r: "
+                        "add that URL to AZA_CDS_FHIR_ALLOWLIST to allow call-backs to it",
+                        missing.key, _without_query(call.fhir_server))  # fmt: skip
         raise ApiError(
             412,
             "precondition_failed",
@@ -78,3 +85,9 @@ def _account(call: HookCall, app, started: float, status: int, cards: list[dict]
         "patient_hash": patient, "status": status, "latency_ms": latency, "pack_version": app.engine.pack.version,
     }  # fmt: skip
     app.storage.audit.record(row, cards)  # queued: a database failure never holds back the advice (the store logs it)
+
+
+def _without_query(url: str) -> str:
+    """The server's URL as far as the allow-list compares it (no query, fragment or credentials), bounded in size."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"[:200]

@@ -34,6 +34,31 @@ EVALUATORS: dict[str, Evaluator] = {
     "incomplete-record": data_quality.incomplete_record,
 }
 
+# What each kind of rule reads from the patient record, for the knowledge-pack catalogue (`aza-cds knowledge
+# catalogue`); the concepts a rule names come from the pack itself.
+READS: dict[str, str] = {
+    "interaction": "draft and active medications (orders and statements); phenotypes, age, sex or conditions "
+    "where the rule escalates on them",
+    "live-vaccine": "draft and active medications, immunizations, the azathioprine dose",
+    "cbc-schedule": "azathioprine orders and statements (start, dose changes), CBC results",
+    "lft-schedule": "azathioprine orders and statements (start), liver test results, conditions (jaundice)",
+    "lab-threshold": "lab results (latest and their series), azathioprine orders (new start)",
+    "inr-check": "draft azathioprine and coumarin orders, active ones, INR results",
+    "dose-range": "draft and active azathioprine doses (mg/day), the latest weight, conditions (indication)",
+    "dose-reduced-with": "draft azathioprine doses (mg/day), active allopurinol, the latest weight",
+    "dose-data": "draft azathioprine doses, the latest weight",
+    "renal-dose": "draft azathioprine orders, the latest eGFR, conditions (dialysis)",
+    "elderly-dose": "draft azathioprine orders (new start), age",
+    "pgx-cpic": "TPMT and NUDT15 results (phenotypes)",
+    "pgx-test": "draft azathioprine orders (new start), TPMT and NUDT15 results on file",
+    "allergy": "allergies and intolerances",
+    "condition": "current conditions; lab results where a positive test counts (hCG)",
+    "prior-drug": "medication history (orders and statements of any status)",
+    "new-start": "draft azathioprine orders, earlier azathioprine orders and statements",
+    "unreadable-draft": "draft orders that could not be read",
+    "incomplete-record": "which prefetch data could not be fetched in full",
+}
+
 
 @dataclass(frozen=True)
 class CardPolicy:
@@ -68,4 +93,4 @@ def evaluate(
     return sorted(kept, key=lambda pair: pair[1].sort_key(pair[0]))
 
 
-__all__ = ["EVALUATORS", "CardPolicy", "Finding", "evaluate"]
+__all__ = ["EVALUATORS", "READS", "CardPolicy", "Finding", "evaluate"]
