@@ -120,3 +120,49 @@ def test_installed_service_answers_readyz_from_any_directory(installed, elsewher
     finally:
         server.terminate()
         server.wait(timeout=15)
+
+
+def locked_pins() -> dict[str, tuple[str, int]]:
+    """requirements.lock: canonical name -> (pinned version, number of hashes)."""
+    from packaging.utils import canonicalize_name
+
+    pins: dict[str, tuple[str, int]] = {}
+    name = None
+    for line in (REPO / "requirements.lock").read_text().splitlines():
+        if "==" in line and not line.startswith((" ", "#")):
+            name, version = line.split(" ")[0].split("==")
+            pins[canonicalize_name(name)] = (version, 0)
+        elif line.strip().startswith("--hash=sha256:") and name:
+            version, hashes = pins[canonicalize_name(name)]
+            pins[canonicalize_name(name)] = (version, hashes + 1)
+    return pins
+
+
+def test_the_lock_pins_every_runtime_dependency_within_its_range_with_hashes():
+    import tomllib
+    from importlib.metadata import requires
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pins = locked_pins()
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    wanted = [Requirement(text) for text in project["dependencies"]]
+    for extra_of in [requirement for requirement in wanted if requirement.extras]:  # psycopg[binary], pyjwt[crypto]
+        for text in requires(extra_of.name) or ():
+            needed = Requirement(text)
+            if needed.marker and any(needed.marker.evaluate({"extra": extra}) for extra in extra_of.extras):
+                wanted.append(Requirement(str(needed).split(";")[0]))
+    for requirement in wanted:
+        version, hashes = pins.get(canonicalize_name(requirement.name), (None, 0))
+        assert version and requirement.specifier.contains(version, prereleases=True), (requirement, version)
+        assert hashes >= 1, requirement.name
+    assert all(hashes >= 1 for _version, hashes in pins.values())
+    assert "matplotlib" not in pins  # the chart is the optional aza-cds[plot]; the image does not draw
+
+
+def test_the_image_installs_the_wheel_and_the_hashed_lock():
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert "pip install --no-cache-dir --require-hashes --no-deps -r /tmp/requirements.lock" in dockerfile
+    assert "pip install --no-cache-dir --no-deps /tmp/dist/aza_cds-*.whl" in dockerfile
+    assert "AZA_CDS_KNOWLEDGE_DIR" not in dockerfile  # the pack comes inside the wheel
