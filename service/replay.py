@@ -66,13 +66,14 @@ def _relative(match: re.Match, now: datetime) -> str:
 
 
 class InProcess:
-    """Sends fixtures to an app built by create_app, with an in-memory database."""
+    """Sends fixtures to an app built by create_app, storing in memory (a replay keeps nothing)."""
 
     def __init__(self):
         from service.app import create_app
+        from service.store import Storage
 
         # In-process calls never leave this process, so there is no token to check.
-        self._client = create_app({"AZA_CDS_DATABASE_URL": "sqlite://", "AZA_CDS_AUTH": "off"}).test_client()
+        self._client = create_app({"AZA_CDS_AUTH": "off"}, storage=Storage.in_memory()).test_client()
 
     def post(self, service: str, request: dict) -> tuple[int, Any]:
         response = self._client.post(

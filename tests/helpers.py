@@ -11,6 +11,7 @@ from fhir.resources.R4B import get_fhir_model_class
 
 from service.knowledge import KnowledgePack, load_pack
 from service.protocol import validator
+from service.protocol.validation import _fast as fast_validator
 
 SOCKETS = object()  # make_app(fhir_transport=SOCKETS): call back over real sockets (httpx's own transport)
 REPO = Path(__file__).resolve().parent.parent
@@ -45,8 +46,10 @@ def assert_no_empty_values(value, path="$"):
 
 def assert_valid_response(body: dict) -> None:
     """Strict CDS Hooks 2.0 checks on a service response, including FHIR validity of suggested resources."""
-    errors = sorted(validator("response").iter_errors(body), key=lambda error: list(error.absolute_path))
-    assert not errors, [f"{list(e.absolute_path)}: {e.message}" for e in errors]
+    if not fast_validator("response").is_valid(body):  # the same schema compiled by jsonschema-rs: 50x faster
+        errors = sorted(validator("response").iter_errors(body), key=lambda error: list(error.absolute_path))
+        assert not errors, [f"{list(e.absolute_path)}: {e.message}" for e in errors]
+        raise AssertionError("jsonschema-rs refused a response that python-jsonschema accepts")
     assert_no_empty_values(body)
     for card in body["cards"]:
         assert len(card["summary"]) < 140
@@ -134,37 +137,55 @@ def hook_request(
 @contextlib.contextmanager
 def running_serve(tmp_path, workers: int = 2, **env):
     """`aza-cds serve` in a subprocess on a free port (auth off unless given), yielding its base URL and process."""
+    with running_serves([tmp_path], workers, **env) as [(base, server)]:
+        yield base, server
+
+
+@contextlib.contextmanager
+def running_serves(data_dirs: list, workers: int = 2, **env):
+    """One `aza-cds serve` per data folder, started together (start-up is mostly imports: they overlap)."""
     import os
-    import socket
     import subprocess
     import sys
+
+    servers = []
+    try:
+        for data_dir in data_dirs:
+            environment = {**os.environ, "AZA_CDS_DATA_DIR": str(data_dir), "AZA_CDS_AUTH": "off", **env}
+            environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
+            port = _free_port()
+            command = [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--workers", str(workers)]
+            process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            servers.append((f"http://127.0.0.1:{port}", process))
+        for base, process in servers:
+            _wait_until_up(base, process)
+        yield servers
+    finally:
+        for _base, process in servers:
+            process.terminate()
+        for _base, process in servers:
+            process.wait(timeout=15)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_until_up(base: str, process) -> None:
     import time
 
     import httpx
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    environment = {**os.environ, "AZA_CDS_DATA_DIR": str(tmp_path), "AZA_CDS_AUTH": "off", **env}
-    environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--workers", str(workers)],
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(base + "/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                assert server.poll() is None, "aza-cds serve exited"
-                assert time.monotonic() < deadline, "aza-cds serve did not start"
-                time.sleep(0.1)
-        yield base, server
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            httpx.get(base + "/healthz", timeout=1)
+            return
+        except httpx.TransportError:
+            assert process.poll() is None, "aza-cds serve exited"
+            assert time.monotonic() < deadline, "aza-cds serve did not start"
+            time.sleep(0.05)

@@ -8,7 +8,7 @@ import threading
 
 import httpx
 import pytest
-from helpers import FIXTURES, running_serve
+from helpers import FIXTURES, running_serve, running_serves
 from werkzeug.serving import make_server
 
 from service.cli import main
@@ -129,13 +129,7 @@ def test_two_instances_on_one_machine_share_no_socket_and_leave_no_folder(tmp_pa
         "XDG_RUNTIME_DIR": str(machine["runtime"]),
         "TMPDIR": str(machine["tmp"]),
     }
-    with (
-        running_serve(tmp_path / "a", **environment) as (first, _),
-        running_serve(tmp_path / "b", **environment) as (
-            second,
-            _,
-        ),
-    ):
+    with running_serves([tmp_path / "a", tmp_path / "b"], **environment) as [(first, _), (second, _)]:
         assert first != second
         assert httpx.get(f"{first}/healthz").status_code == httpx.get(f"{second}/healthz").status_code == 200
         assert len(list(machine["tmp"].glob("aza-cds-metrics-*"))) == 2

@@ -106,9 +106,10 @@ def test_mutated_fixtures_never_get_a_500(client, path):
             assert response.get_json()["message"]
 
 
-def test_fast_and_readable_validators_agree():
-    """jsonschema-rs accepts on the hot path, python-jsonschema explains refusals: they must judge alike."""
-    from service.protocol.validation import _fast, request_validator
+def test_fast_and_readable_validators_agree(client):
+    """jsonschema-rs accepts on the hot path (and in the tests' response checks), python-jsonschema explains
+    refusals: they must judge requests and responses alike."""
+    from service.protocol.validation import _fast, request_validator, validator
 
     rng = random.Random("agree")
     checked = 0
@@ -120,4 +121,14 @@ def test_fast_and_readable_validators_agree():
             body = fixture["request"] if attempt == 0 else mutate(copy.deepcopy(fixture["request"]), rng, 3)
             assert fast.is_valid(body) == slow.is_valid(body), (path.stem, attempt)
             checked += 1
-    assert checked > 500
+        answer = post_json(client, f"/cds-services/{fixture['service']}", fixture["request"]).get_json()
+        for attempt in range(4):
+            response = answer if attempt == 0 else mutate_cards(copy.deepcopy(answer), rng)
+            assert _fast("response").is_valid(response) == validator("response").is_valid(response), path.stem
+            checked += 1
+    assert checked > 700
+
+
+def mutate_cards(response: dict, rng: random.Random) -> dict:
+    """Replace one random value inside the cards with junk (a response that may no longer be valid)."""
+    return mutate({"prefetch": response}, rng, 1)["prefetch"]
