@@ -20,7 +20,11 @@ TIMING_CODES = {
 }  # fmt: skip
 PERIOD_DAYS = {"s": 1 / 86400, "min": 1 / 1440, "h": 1 / 24, "d": 1.0, "wk": 7.0, "mo": 30.0, "a": 365.0}
 MASS_UNITS = {"mg": 1.0, "g": 1000.0, "ug": 0.001, "mcg": 0.001}
-TABLET_UNITS = {"tab", "tabs", "tablet", "tablets", "{tbl}", "{tab}", "{tablet}", "{tablets}", "tbl", "1"}
+# The CDS Hooks sandbox writes tablets as the UCUM annotation {pill} (code only, no unit text).
+TABLET_UNITS = {
+    *("tab", "tabs", "tablet", "tablets", "{tbl}", "{tab}", "{tablet}", "{tablets}", "tbl", "1"),
+    *("pill", "pills", "{pill}", "{pills}"),
+}
 
 
 @dataclass(frozen=True)
