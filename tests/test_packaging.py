@@ -20,6 +20,7 @@ import httpx
 import pytest
 from helpers import REPO
 
+pytestmark = pytest.mark.xdist_group("wheel")  # one worker builds and installs the wheel once for all these tests
 NOT_SOURCES = shutil.ignore_patterns(
     ".git", ".venv", "var", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".ruff_cache", "fixtures"
 )
