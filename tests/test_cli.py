@@ -143,13 +143,20 @@ def test_make_run_takes_a_port(monkeypatch):
 
     def planned(*args, **env):
         result = subprocess.run(
-            ["make", "-n", "run", *args], cwd=FIXTURES.parents[1], capture_output=True, text=True, env=env, check=True
+            ["make", "--no-print-directory", "-n", "run", *args],
+            cwd=FIXTURES.parents[1],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
         )
         return result.stdout.splitlines()[-1]
 
     import os
 
-    environment = {key: value for key, value in os.environ.items() if key not in ("PORT", "AZA_CDS_PORT")}
+    # not the settings under test, nor those of a `make test` this runs inside
+    unset = ("PORT", "AZA_CDS_PORT", "MAKEFLAGS", "MAKELEVEL", "MFLAGS")
+    environment = {key: value for key, value in os.environ.items() if key not in unset}
     assert planned("PORT=8180", **environment).endswith("aza-cds serve --dev --port 8180")
     assert planned(**environment, AZA_CDS_PORT="8181").endswith("aza-cds serve --dev --port 8181")
     assert planned(**environment).endswith("aza-cds serve --dev --port 8080")
