@@ -10,6 +10,7 @@ from pathlib import Path
 from fhir.resources.R4B import get_fhir_model_class
 
 from service.knowledge import KnowledgePack, load_pack
+from service.knowledge.pack import LEFTOVER
 from service.protocol import validator
 from service.protocol.validation import _fast as fast_validator
 
@@ -53,6 +54,7 @@ def assert_valid_response(body: dict) -> None:
     assert_no_empty_values(body)
     for card in body["cards"]:
         assert len(card["summary"]) < 140
+        assert not LEFTOVER.search(card["summary"]) and not LEFTOVER.search(card["detail"]), card["summary"]
         for suggestion in card.get("suggestions", []):
             for action in suggestion.get("actions", []):
                 if "resource" in action:

@@ -100,16 +100,41 @@ def test_every_rule_kind_in_the_schema_has_an_evaluator_and_back():
     assert set(schema["$defs"]["rule"]["properties"]["kind"]["enum"]) == set(EVALUATORS)
 
 
-def test_the_cpic_table_is_complete_and_verbatim():
+def test_the_cpic_table_is_complete_and_verbatim_but_for_the_march_2024_update():
+    """The 35 CPIC rows verbatim, except the four TPMT x NUDT15 intermediate-or-possible-intermediate rows, which
+    CPIC's March 2024 update changed to 20%-50% of the normal dose (recorded as an amendment in the manifest)."""
     import csv
 
-    rule = load_pack(PACK_DIR).rule("PGX-01")
-    shipped = {(row["TPMT"], row["NUDT15"]): row["recommendation"] for row in rule.param("table")}
+    pack = shipped_pack()
+    shipped = {(row["TPMT"], row["NUDT15"]): row for row in pack.rule("PGX-01").param("table")}
     source = PACK_DIR / "sources" / "cpic" / "cpic-azathioprine-tpmt-nudt15-2024-03-25.tsv"
     with source.open() as handle:
         rows = list(csv.DictReader(handle, delimiter="\t"))
     assert len(shipped) == len(rows) == 35
-    assert all(shipped[(row["TPMT"], row["NUDT15"])] == row["recommendation"] for row in rows)
+    reduced = {"Intermediate Metabolizer", "Possible Intermediate Metabolizer"}
+    for row in rows:
+        ours = shipped[(row["TPMT"], row["NUDT15"])]
+        if row["TPMT"] in reduced and row["NUDT15"] in reduced:
+            assert "30%-80% of normal dose" in row["recommendation"]  # what CPIC's table still says
+            assert ours["amended"] == "cpic-update-2024-03" and ours["action"] == "reduce-both"
+            assert ours["recommendation"] == row["recommendation"].replace("30%-80%", "20%-50%").replace(
+                "(e.g., 0.6 – 2.4 mg/kg/day)", "(e.g., 0.4 – 1.5 mg/kg/day)"
+            )
+        else:
+            assert ours["recommendation"] == row["recommendation"] and "amended" not in ours
+    assert [a["rule"] for a in pack.amendments] == ["PGX-01"] and "20%-50%" in pack.amendments[0]["what"]
+    assert pack.rule("PGX-01").param("reduced_fraction_both_intermediate") == 0.5  # the upper end of 20-50%
+
+
+def test_a_template_token_the_renderer_cannot_fill_fails_the_check(tmp_path):
+    """`{nudt15}` was once left unfilled because the placeholder pattern had no digits: the check renders every
+    template and refuses any `{...}` left over."""
+    broken = tmp_path / "cards"
+    shutil.copytree(PACK_DIR, broken)
+    rules = broken / "rules" / "pharmacogenomics.json"
+    rules.write_text(rules.read_text().replace("NUDT15: {nudt15}.**", "NUDT15: {NUDT15}.**"))
+    problems = check_pack(broken)
+    assert any("{NUDT15} would be shown unfilled" in problem for problem in problems), problems
 
 
 def test_every_rule_id_of_the_reference_is_in_the_pack():

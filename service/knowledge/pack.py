@@ -37,7 +37,8 @@ SUMMARY_PLACEHOLDER_WIDTH = {
     "egfr": 4,
 }
 
-PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)\}")
+LEFTOVER = re.compile(r"(?<!\\)\{[^{}\s\\]*\}")  # what a template would show if a placeholder were not filled
 
 
 class PackError(Exception):
@@ -96,6 +97,16 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Table:
+    """A third-party table the pack ships unchanged (e.g. CPIC's diplotype phenotypes), with its provenance."""
+
+    id: str
+    source: str
+    version: str
+    rows: tuple[dict[str, str], ...]
+
+
+@dataclass(frozen=True)
 class KnowledgePack:
     id: str
     version: str
@@ -105,6 +116,8 @@ class KnowledgePack:
     concepts: dict[str, Concept]
     groups: dict[str, frozenset[str]]
     rules: tuple[Rule, ...]
+    tables: dict[str, Table] = field(default_factory=dict)
+    amendments: tuple[dict, ...] = ()
 
     def rules_for(self, hook: str) -> tuple[Rule, ...]:
         return self._rules_by_hook.get(hook, ())
@@ -160,7 +173,16 @@ def load_pack(directory: Path) -> KnowledgePack:
         if not found:
             rules += [_make_rule(raw, document.get("phrases", {}), groups) for raw in document["rules"]]
 
+    tables = {}
+    for spec in manifest.get("tables", ()):
+        table, found = _read_table(directory, spec, sources)
+        problems += found
+        tables[spec["id"]] = table
     problems += _cross_check(rules, sources, concepts)
+    rule_ids = {rule.id for rule in rules}
+    for amendment in manifest.get("amendments", ()):
+        if amendment["rule"] not in rule_ids or amendment["source"] not in sources:
+            problems.append(f"amendment of {amendment['rule']}: unknown rule or source {amendment['source']!r}")
     if problems:
         raise PackError(problems)
     return KnowledgePack(
@@ -172,7 +194,22 @@ def load_pack(directory: Path) -> KnowledgePack:
         concepts=concepts,
         groups=groups,
         rules=tuple(rules),
+        tables=tables,
+        amendments=tuple(manifest.get("amendments", ())),
     )
+
+
+def _read_table(directory: Path, spec: dict, sources: dict) -> tuple[Table, list[str]]:
+    """A TSV table named by the manifest: its header must be the declared columns, every row complete."""
+    where = f"table {spec['id']} ({spec['file']})"
+    problems = [] if spec["source"] in sources else [f"{where}: unknown source {spec['source']!r}"]
+    lines = (directory / spec["file"]).read_bytes().decode("utf-8").splitlines()
+    header = lines[0].split("\t") if lines else []
+    if header != spec["columns"]:
+        problems.append(f"{where}: columns are {header}, the manifest says {spec['columns']}")
+    rows = tuple(dict(zip(header, line.split("\t"), strict=False)) for line in lines[1:] if line.strip())
+    problems += [f"{where}: row {line} is incomplete" for line, row in enumerate(rows, 2) if len(row) != len(header)]
+    return Table(spec["id"], spec["source"], spec["version"], rows), problems
 
 
 def check_pack(directory: Path) -> list[str]:
@@ -288,7 +325,17 @@ def _cross_check(rules: list[Rule], sources: dict, concepts: dict[str, Concept])
                     problems.append(f"{where}: suggestion orders {order!r} by an unverified code")
         for variant, text in rule.cards.items():
             problems += _summary_problems(f"{where} card {variant!r}", text["summary"])
+            problems += _leftover_problems(f"{where} card {variant!r}", text["summary"], text["detail"])
+        problems += _leftover_problems(f"{where} phrases", *rule.phrases.values())
+        problems += _leftover_problems(f"{where} suggestions", *(s["label"] for s in rule.suggestions))
     return problems
+
+
+def _leftover_problems(where: str, *templates: str) -> list[str]:
+    """Rendered with a value for every placeholder, a template must show no `{...}` (e.g. `{NUDT15}` or `{nudt-15}`,
+    which no evaluator fills)."""
+    rendered = [PLACEHOLDER.sub("value", template) for template in templates]
+    return [f"{where}: {match} would be shown unfilled" for text in rendered for match in LEFTOVER.findall(text)]
 
 
 def _summary_problems(where: str, template: str) -> list[str]:

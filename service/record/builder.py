@@ -13,7 +13,7 @@ from service.knowledge import KnowledgePack
 from service.protocol.call import HookCall
 from service.record.clinical import read_coded_entries, read_observations
 from service.record.dates import parse_fhir_datetime
-from service.record.genomics import read_genomics
+from service.record.genomics import GenomicsReader
 from service.record.medications import MEDICATION_TYPES, MedicationIndex, Unreadable, read_medication
 from service.record.model import WITHDRAWN_STATUSES, PatientRecord
 from service.terminology import Terminology
@@ -25,6 +25,7 @@ class RecordBuilder:
     def __init__(self, pack: KnowledgePack, terminology: Terminology):
         self._pack = pack
         self._terminology = terminology
+        self._genomics = GenomicsReader(pack)
 
     def build(self, call: HookCall, data: PatientData, now: datetime) -> PatientRecord:
         record = PatientRecord(patient_id=call.patient_id, hook=call.hook, now=now)
@@ -80,7 +81,9 @@ class RecordBuilder:
         observations = _of_type(data.resources("labs") + data.resources("weights"), "Observation")
         terms = self._terminology
         record.labs = read_observations(observations, terms, self._pack)
-        record.phenotypes, record.has_pgx_result = read_genomics(observations)
+        genomics = self._genomics.read(observations)
+        record.phenotypes, record.has_pgx_result = genomics.phenotypes, genomics.has_result
+        record.pgx_uninterpretable = genomics.uninterpretable
         record.conditions = read_coded_entries(_of_type(data.resources("conditions"), "Condition"), terms)
         record.allergies = read_coded_entries(_of_type(data.resources("allergies"), "AllergyIntolerance"), terms)
         immunizations = _of_type(data.resources("immunizations"), "Immunization")

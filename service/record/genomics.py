@@ -1,111 +1,206 @@
-"""TPMT and NUDT15 phenotypes from lab results: Genomics Reporting IG observations, TPMT LOINC results, free text."""
+"""TPMT and NUDT15 phenotypes from lab results, in the shapes labs send: Genomics Reporting IG genotype, haplotype and
+implication Observations (STU1-STU3), TPMT/NUDT15 LOINC results, diplotypes in any value, reported phenotypes in
+words, and numeric TPMT activity with the lab's own flag or range.
+
+Every code and word comes from the pack (`valuesets/genomics.json`, `valuesets/labs.json`); diplotypes become
+phenotypes through CPIC's own tables. Reading order per result: a coded answer, an activity measurement, a diplotype,
+then words, negation-aware. A result that says none of these clearly is "on file but not interpretable", never a
+guessed phenotype. Results that disagree give the more cautious phenotype, and both are named.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
+from service.knowledge import KnowledgePack
 from service.record.clinical import effective_time
+from service.record.diplotypes import GENE_NAMES, CpicPhenotypes
 from service.record.model import Phenotype
 
-GENES = {"TPMT": "HGNC:12014", "NUDT15": "HGNC:23063"}
-GENE_NAME = re.compile("TPMT|NUDT15", re.IGNORECASE)
-GENE_STUDIED = "48018-6"  # LOINC component "Gene studied [ID]" (Genomics Reporting IG)
-TPMT_CODES = {"79713-4", "41048-0", "36922-3", "80738-8", "63454-3", "71356-0", "100663-4"}  # TPMT results
-LA_ANSWERS = {
-    "LA9657-3": "Poor Metabolizer",
-    "LA10317-8": "Intermediate Metabolizer",
-    "LA25391-6": "Normal Metabolizer",
-    "LA25390-8": "Rapid Metabolizer",
-    "LA10315-2": "Ultrarapid Metabolizer",
-}
-# First match wins: "possible intermediate" before "intermediate", "wild-type" before "homozygous".
-TEXT_PHENOTYPES = [
-    (re.compile(r"\bposs(ible|\.)?\s+intermediate", re.I), "Possible Intermediate Metabolizer"),
-    (re.compile(r"\bintermediate\b|\bheterozygo", re.I), "Intermediate Metabolizer"),
-    (re.compile(r"\bindeterminate\b", re.I), "Indeterminate"),
-    (re.compile(r"wild[- ]?type|\bnormal\b|\bextensive\b", re.I), "Normal Metabolizer"),
-    (re.compile(r"\bpoor\b|deficien|\babsent\b|homozygo", re.I), "Poor Metabolizer"),
-]
+NOT_A_RESULT = {"entered-in-error", "cancelled", "preliminary", "registered"}
+# Most cautious first: with two results that disagree, the earlier one in this list wins.
+CAUTION = ("Poor Metabolizer", "Intermediate Metabolizer", "Possible Intermediate Metabolizer", "Indeterminate")
+NEGATION_BEFORE = re.compile(r"\b(no|not|negative for|without|absence of|rule[sd]? out)\b[^.;,]{0,30}$", re.I)
+NEGATION_AFTER = re.compile(r"^[^.;,]{0,15}\b(absent|not detected|not found|excluded|ruled out)\b", re.I)
 
 
-def read_genomics(observations: Iterable[dict]) -> tuple[dict[str, Phenotype], bool]:
-    """The latest phenotype per gene, and whether any TPMT/NUDT15 result exists at all (one pass).
+@dataclass
+class GenomicsFindings:
+    phenotypes: dict[str, Phenotype] = field(default_factory=dict)
+    has_result: bool = False  # any TPMT or NUDT15 result, interpretable or not
+    uninterpretable: dict[str, str] = field(default_factory=dict)  # gene -> the result that could not be read
 
-    Results that name no phenotype (e.g. a bare star-allele genotype) count as a result but give no phenotype."""
-    found: dict[str, tuple] = {}
-    tested = False
-    for observation in observations:
-        genes = _genes(observation)
-        if not genes:
-            continue
-        tested = True
-        value = _phenotype(observation)
-        if not value:
-            continue
+
+@dataclass(frozen=True)
+class _Reading:
+    phenotype: str | None
+    evidence: str
+    method: str
+    note: str = ""
+
+
+class GenomicsReader:
+    """Built once per knowledge pack; `read` is a pure function of one call's Observations."""
+
+    def __init__(self, pack: KnowledgePack):
+        self._cpic = CpicPhenotypes(pack)
+        concepts = pack.concepts
+        self._gene_codes = {code.code.upper(): concepts[g].display for g in ("gene-tpmt", "gene-nudt15")
+                            for code in concepts[g].codes}  # fmt: skip
+        self._gene_codes |= {code.split(":")[-1]: gene for code, gene in list(self._gene_codes.items())}
+        self._gene_words = {concepts[g].display: concepts[g].text for g in ("gene-tpmt", "gene-nudt15")}
+        self._codes = {name: {c.code for c in concepts[name].codes} for name in (
+            "pgx-genotype", "pgx-haplotype", "pgx-gene-studied", "pgx-implication", "tpmt-phenotype",
+            "tpmt-genotype", "tpmt-activity", "tpmt-nudt15-panel")}  # fmt: skip
+        self._tpmt_codes = self._codes["tpmt-phenotype"] | self._codes["tpmt-genotype"] | self._codes["tpmt-activity"]
+        self._answers = {c.code: concepts[member].display for member in pack.groups["pgx-phenotypes"]
+                         for c in concepts[member].codes}  # fmt: skip
+        self._phrases = sorted(((text, concepts[member].display) for member in pack.groups["pgx-phenotypes"]
+                                for text in concepts[member].text), key=lambda pair: -len(pair[0]))  # fmt: skip
+        self._flags = {c.code: concepts[member].display for member in pack.groups["tpmt-activity-flags"]
+                       for c in concepts[member].codes}  # fmt: skip
+        self._activity_words = concepts["tpmt-activity"].text
+        self.table_version = self._cpic.version
+
+    def read(self, observations: Iterable[dict]) -> GenomicsFindings:
+        results = [o for o in observations if isinstance(o, dict) and not _one_of(o.get("status"), NOT_A_RESULT)]
+        genes_by_id = {o["id"]: self._genes(o) for o in results if isinstance(o.get("id"), str)}
+        readings: dict[str, list[_Reading]] = {}
+        found = GenomicsFindings()
+        for observation in results:
+            genes = self._genes(observation) or self._linked_genes(observation, genes_by_id)
+            if not genes:
+                continue
+            found.has_result = True
+            for gene in genes:
+                reading = self._reading(observation, gene, len(genes) > 1)
+                readings.setdefault(gene, []).append(reading)
+        for gene, gene_readings in readings.items():
+            read = [r for r in gene_readings if r.phenotype]
+            if read:
+                found.phenotypes[gene] = _combined(gene, read)
+            else:
+                found.uninterpretable[gene] = "; ".join(f"{r.evidence}: {r.note}" for r in gene_readings)
+        return found
+
+    def _genes(self, observation: dict) -> list[str]:
+        """The genes a result is about: its gene-studied component first, else its code (LOINC or words)."""
+        genes: list[str] = []
+        for component in _dicts(observation.get("component")):
+            if _codes(component.get("code")) & self._codes["pgx-gene-studied"]:
+                value = component.get("valueCodeableConcept")
+                genes += [self._gene_codes[c.upper()] for c in _codes(value) if c.upper() in self._gene_codes]
+                genes += [gene for gene, words in self._gene_words.items() if _mentions(_texts(value), words)]
+        if genes:
+            return list(dict.fromkeys(genes))
+        code = observation.get("code")
+        codes = _codes(code)
+        if codes & self._codes["tpmt-nudt15-panel"]:
+            return list(GENE_NAMES)
+        if codes & self._tpmt_codes:
+            return ["TPMT"]
+        return [gene for gene, words in self._gene_words.items() if _mentions(_texts(code), words)]
+
+    def _linked_genes(self, observation: dict, genes_by_id: dict[str, list[str]]) -> list[str]:
+        """An implication that names no gene takes it from the genotype it was derived from (same call's data)."""
+        if not self._is_implication(observation):
+            return []
+        linked = []
+        for reference in _dicts(observation.get("derivedFrom")):
+            target = reference.get("reference")
+            if isinstance(target, str):
+                linked += genes_by_id.get(target.rsplit("/", 1)[-1], [])
+        return list(dict.fromkeys(linked))
+
+    def _is_implication(self, observation: dict) -> bool:
+        codes = _codes(observation.get("code"))
+        codes |= {c for component in _dicts(observation.get("component")) for c in _codes(component.get("code"))}
+        return bool(codes & self._codes["pgx-implication"])
+
+    def _reading(self, observation: dict, gene: str, several_genes: bool) -> _Reading:
         when = effective_time(observation)
-        for gene in genes:
-            if gene not in found or (when and (found[gene][0] is None or when > found[gene][0])):
-                evidence = f"Observation/{observation.get('id', '?')} ({when.date() if when else 'undated'})"
-                found[gene] = (when, Phenotype(gene, value, evidence))
-    return {gene: phenotype for gene, (_, phenotype) in found.items()}, tested
+        evidence = f"Observation/{observation.get('id', '?')} ({when.date() if when else 'undated'})"
+        values = [observation.get("valueCodeableConcept"), observation.get("valueString")]
+        values += [
+            c.get(k) for c in _dicts(observation.get("component")) for k in ("valueCodeableConcept", "valueString")
+        ]
+        answer = next((self._answers[c] for v in values for c in sorted(_codes(v)) if c in self._answers), None)
+        if answer:
+            return _Reading(answer, evidence, "reported phenotype")
+        activity = self._activity(observation)
+        if activity:
+            return _Reading(activity[0], evidence, activity[1])
+        text = " ".join(t for v in values for t in ([v] if isinstance(v, str) else _texts(v)))
+        diplotype = self._cpic.read(gene, text, named_only=several_genes)
+        if diplotype and diplotype.phenotype:
+            return _Reading(diplotype.phenotype, evidence, f"genotype {diplotype.diplotype}", diplotype.problem)
+        if diplotype:
+            return _Reading(None, evidence, "genotype", diplotype.problem)
+        words = None if several_genes else _phenotype_in_words(text, self._phrases)
+        if words:
+            return _Reading(words, evidence, "reported phenotype")
+        shown = text[:80] or "no value"
+        return _Reading(None, evidence, "result", f"states no {gene} phenotype or diplotype that can be read ({shown})")
+
+    def _activity(self, observation: dict) -> tuple[str, str] | None:
+        """TPMT activity with the lab's own interpretation flag or reference range (there are no universal cut-offs)."""
+        quantity = observation.get("valueQuantity")
+        code = observation.get("code")
+        is_activity = _codes(code) & self._codes["tpmt-activity"] or _mentions(_texts(code), self._activity_words)
+        if not is_activity or not isinstance(quantity, dict) or not _number(quantity.get("value")):
+            return None
+        value = float(quantity["value"])
+        unit = next((u for u in (quantity.get("unit"), quantity.get("code")) if isinstance(u, str)), "")
+        measured = f"TPMT activity {value:g} {unit}".strip()
+        flags = [c for concept in _dicts(observation.get("interpretation")) for c in sorted(_codes(concept))]
+        flagged = next((self._flags[flag] for flag in flags if flag in self._flags), None)
+        if value == 0:
+            return "Poor Metabolizer", f"{measured} (no activity)"
+        if flagged:
+            return flagged, f"{measured} (flag {next(f for f in flags if f in self._flags)})"
+        ranges = _dicts(observation.get("referenceRange"))
+        low = next((r["low"].get("value") for r in ranges if isinstance(r.get("low"), dict)), None)
+        if _number(low):
+            return (
+                "Intermediate Metabolizer" if value < low else "Normal Metabolizer"
+            ), f"{measured} (range from {low:g})"
+        return None
 
 
-def read_phenotypes(observations: Iterable[dict]) -> dict[str, Phenotype]:
-    return read_genomics(observations)[0]
+def _combined(gene: str, readings: list[_Reading]) -> Phenotype:
+    """One phenotype per gene: the most cautious reading, naming any result that says otherwise."""
+    ranked = sorted(readings, key=lambda r: CAUTION.index(r.phenotype) if r.phenotype in CAUTION else len(CAUTION))
+    chosen = ranked[0]
+    others = [r for r in ranked[1:] if r.phenotype != chosen.phenotype]
+    conflict = "; ".join(f"{r.evidence} ({r.method}) reads {r.phenotype}" for r in others)
+    return Phenotype(gene, chosen.phenotype, chosen.evidence, chosen.method, chosen.note, conflict)
 
 
-def _genes(observation: dict) -> set[str]:
-    if not _may_be_genomic(observation):
-        return set()
-    genes = set()
-    for component in _dicts(observation.get("component")):
-        if GENE_STUDIED in _codes(component.get("code")):
-            value = component.get("valueCodeableConcept")
-            genes |= {gene for gene, hgnc in GENES.items() if hgnc in _codes(value) or gene in _words(value)}
-    if genes:
-        return genes
-    code = observation.get("code")
-    if _codes(code) & TPMT_CODES:
-        genes.add("TPMT")
-    return genes | {gene for gene in GENES if gene in _words(code)}
+def _phenotype_in_words(text: str, phrases: list[tuple[str, str]]) -> str | None:
+    """A phenotype stated in words, not negated; None when none is, or when two different ones are."""
+    found, masked = set(), text.lower()
+    for phrase, phenotype in phrases:  # longest first: "possible intermediate" hides "intermediate"
+        for match in re.finditer(rf"\b{re.escape(phrase)}\b", masked):
+            before, after = masked[: match.start()], masked[match.end() :]
+            if not (NEGATION_BEFORE.search(before) or NEGATION_AFTER.search(after)):
+                found.add(phenotype)
+        masked = re.sub(rf"\b{re.escape(phrase)}\b", " ", masked)
+    return found.pop() if len(found) == 1 else None
 
 
-def _may_be_genomic(observation: dict) -> bool:
-    """A cheap pre-filter: most observations are ordinary labs coded with one LOINC code and no gene name."""
-    if observation.get("component"):
-        return True
-    code = observation.get("code")
-    if not isinstance(code, dict):
-        return False
-    if _names_gene(code.get("text")):
-        return True
-    codings = code.get("coding")
-    for coding in codings if isinstance(codings, list) else ():
-        if not isinstance(coding, dict):
-            continue
-        if (isinstance(coding.get("code"), str) and coding["code"] in TPMT_CODES) or _names_gene(coding.get("display")):
-            return True
-    return False
+def _one_of(value: object, choices: set[str]) -> bool:
+    return isinstance(value, str) and value in choices
 
 
-def _names_gene(text: object) -> bool:
-    return isinstance(text, str) and GENE_NAME.search(text) is not None
+def _mentions(texts: list[str], words: tuple[str, ...]) -> bool:
+    joined = " ".join(texts).lower()
+    return any(re.search(rf"\b{re.escape(word)}\b", joined) for word in words)
 
 
-def _phenotype(observation: dict) -> str | None:
-    values = [observation.get("valueCodeableConcept"), observation.get("valueString")]
-    values += [c.get("valueCodeableConcept") for c in _dicts(observation.get("component"))]
-    for value in values:
-        for code in _codes(value):
-            if code in LA_ANSWERS:
-                return LA_ANSWERS[code]
-    for value in values:
-        text = value if isinstance(value, str) else " ".join(_words_list(value))
-        for pattern, phenotype in TEXT_PHENOTYPES:
-            if text and pattern.search(text):
-                return phenotype
-    return None
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == value and value >= 0
 
 
 def _codes(concept: object) -> set[str]:
@@ -114,20 +209,12 @@ def _codes(concept: object) -> set[str]:
     return {c["code"] for c in _dicts(concept.get("coding")) if isinstance(c.get("code"), str)}
 
 
-def _words_list(concept: object) -> list[str]:
+def _texts(concept: object) -> list[str]:
     if not isinstance(concept, dict):
         return []
-    texts = [concept.get("text")] + [c.get("display") for c in _dicts(concept.get("coding"))]
+    texts = [concept.get("text")] + [c.get(k) for c in _dicts(concept.get("coding")) for k in ("display", "code")]
     return [t for t in texts if isinstance(t, str)]
-
-
-def _words(concept: object) -> str:
-    return " ".join(_words_list(concept)).upper()
 
 
 def _dicts(value: object) -> list[dict]:
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
-
-
-def has_pgx_result(observations: Iterable[dict]) -> bool:
-    return read_genomics(observations)[1]

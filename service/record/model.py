@@ -77,7 +77,10 @@ class CodedEntry:
 class Phenotype:
     gene: str  # "TPMT" or "NUDT15"
     value: str  # CPIC term: Normal/Intermediate/Possible Intermediate/Poor Metabolizer, Indeterminate
-    evidence: str
+    evidence: str  # the result it came from: "Observation/id (date)"
+    method: str = "reported phenotype"  # or "genotype *1/*3A", "TPMT activity 3.1 U/mL (flag L)"
+    note: str = ""  # why a genotype is Indeterminate (an allele CPIC does not list, or of uncertain function)
+    conflict: str = ""  # other results for the gene that read differently
 
 
 @dataclass
@@ -93,6 +96,7 @@ class PatientRecord:
     immunizations: list[CodedEntry] = field(default_factory=list)
     phenotypes: dict[str, Phenotype] = field(default_factory=dict)
     has_pgx_result: bool = False  # any TPMT or NUDT15 result, even one whose phenotype could not be read
+    pgx_uninterpretable: dict[str, str] = field(default_factory=dict)  # gene -> results on file that say nothing clear
     birth_date: datetime | None = None
     gender: str | None = None
     unreadable_drafts: list[str] = field(default_factory=list)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from service.knowledge import KnowledgePack, Rule
-from service.knowledge.pack import SUMMARY_LIMIT
+from service.knowledge.pack import LEFTOVER, SUMMARY_LIMIT
 from service.render.suggestions import build_suggestions
 from service.render.text import bullet_list, capitalise, escape_markdown, fill
 from service.rules import Finding
 
+log = logging.getLogger("aza_cds")
 GRADE_WORDS = {"V": "verified", "S": "secondary source", "K": "unverified", "own": "aza-cds policy"}
 
 
@@ -21,9 +23,9 @@ def render_card(pack: KnowledgePack, rule: Rule, finding: Finding, patient_id: s
     text = rule.cards[finding.variant]
     card = {
         "uuid": str(uuid.uuid4()),
-        "summary": _bounded(capitalise(fill(text["summary"], finding.values))),
+        "summary": _bounded(_no_leftover(rule, capitalise(fill(text["summary"], finding.values)))),
         "indicator": finding.indicator or rule.indicator_for(finding.variant),
-        "detail": _detail(pack, rule, finding, text["detail"]),
+        "detail": _no_leftover(rule, _detail(pack, rule, finding, text["detail"])),
         "source": _source(pack, rule),
     }
     suggestions = build_suggestions(rule, finding, pack, patient_id)
@@ -41,6 +43,15 @@ def render_card(pack: KnowledgePack, rule: Rule, finding: Finding, patient_id: s
             for link in rule.links
         ]
     return card
+
+
+def _no_leftover(rule: Rule, text: str) -> str:
+    """Never show a template token: `aza-cds knowledge check` rules them out; should one slip through, the card
+    still goes out (it may be a warning) with the token replaced, and the log says which rule to fix."""
+    if not LEFTOVER.search(text):
+        return text
+    log.error("rule %s: a card template left %s unfilled", rule.id, LEFTOVER.findall(text))
+    return LEFTOVER.sub("(not available)", text)
 
 
 def _bounded(summary: str) -> str:

@@ -19,15 +19,18 @@ CPIC_LABELS = {
 
 def cpic(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
     uses = focus_uses(rule, record)
-    if not uses or not record.phenotypes:
+    if not uses:
         return []
+    findings = _uninterpretable(rule, record, pack, uses[0])
+    if not record.phenotypes:
+        return findings
     tpmt = _label(record, "TPMT")
     nudt15 = _label(record, "NUDT15")
     row = next((r for r in rule.param("table") if r["TPMT"] == tpmt and r["NUDT15"] == nudt15), None)
     if row is None or row["action"] == "standard":
-        return []
+        return findings
     if record.hook == "patient-view" and row["action"] not in rule.param("patient_view_actions"):
-        return []
+        return findings
     use = uses[0]
     values = {
         "tpmt": tpmt,
@@ -35,22 +38,53 @@ def cpic(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding
         "recommendation": row["recommendation"],
         "drug_label": use.label,
         "classification": row["classification"],
+        "results": _results(record.phenotypes.values()),
+        "table_version": _table_version(pack),
     }
+    from_activity = any(p.method.startswith("TPMT activity") for p in record.phenotypes.values())
+    phrases = {"caveat": rule.phrases["activity-caveat" if from_activity else "no-caveat"]}
     evidence = tuple(p.evidence for p in record.phenotypes.values())
-    factor = _factor(rule, row, tpmt, nudt15) if use.is_draft and use.dose.known else None
+    factor = _factor(rule, row) if use.is_draft and use.dose.known else None
     if factor:
         values["reduced_mg_per_day"] = mg(use.dose.high * factor)
-    return [
-        Finding(
-            rule.id,
-            row["action"],
-            values,
-            basis=(basis(use), *evidence),
-            draft_reference=use.reference if use.is_draft and use.resource_id else None,
-            dose_use=use if factor else None,
-            dose_factor=factor,
-        )
-    ]
+    finding = Finding(
+        rule.id,
+        row["action"],
+        values,
+        phrases,
+        basis=(basis(use), *evidence),
+        draft_reference=use.reference if use.is_draft and use.resource_id else None,
+        dose_use=use if factor else None,
+        dose_factor=factor,
+    )
+    return [finding, *findings]
+
+
+def _uninterpretable(rule: Rule, record: PatientRecord, pack: KnowledgePack, use) -> list[Finding]:
+    """A gene with results on file none of which could be read: say so (it is not a normal result)."""
+    unread = {gene: why for gene, why in record.pgx_uninterpretable.items() if gene not in record.phenotypes}
+    if not unread or record.hook not in rule.param("uninterpretable_hooks"):
+        return []
+    results = "; ".join(f"{gene}: {why}" for gene, why in sorted(unread.items()))
+    values = {"drug_label": use.label, "results": results, "table_version": _table_version(pack)}
+    return [Finding(rule.id, "uninterpretable", values, {"caveat": ""}, basis=(basis(use),))]
+
+
+def _results(phenotypes) -> str:
+    """Which result gave each gene's phenotype, how it was read, and what disagrees with it."""
+    lines = []
+    for phenotype in sorted(phenotypes, key=lambda p: p.gene):
+        line = f"{phenotype.gene} {phenotype.value} from {phenotype.method}, {phenotype.evidence}"
+        if phenotype.note:
+            line += f" ({phenotype.note})"
+        if phenotype.conflict:
+            line += f"; more cautious than {phenotype.conflict}"
+        lines.append(line)
+    return "; ".join(lines)
+
+
+def _table_version(pack: KnowledgePack) -> str:
+    return f"CPIC data {pack.tables['cpic-diplotype-phenotype'].version}"
 
 
 def _label(record: PatientRecord, gene: str) -> str:
@@ -58,11 +92,12 @@ def _label(record: PatientRecord, gene: str) -> str:
     return CPIC_LABELS.get(phenotype.value, "No Result") if phenotype else "No Result"
 
 
-def _factor(rule: Rule, row: dict, tpmt: str, nudt15: str) -> float | None:
-    if row["action"] != "reduce":
-        return None
-    both = all("Intermediate" in label for label in (tpmt, nudt15))
-    return rule.param("reduced_fraction_both_intermediate" if both else "reduced_fraction")
+def _factor(rule: Rule, row: dict) -> float | None:
+    if row["action"] == "reduce":
+        return rule.param("reduced_fraction")
+    if row["action"] == "reduce-both":
+        return rule.param("reduced_fraction_both_intermediate")
+    return None
 
 
 def baseline_test(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
