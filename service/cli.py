@@ -172,6 +172,11 @@ def _report(args) -> int:
         print(f"aza-cds: {error}", file=sys.stderr)
         return 2
     settings = Settings.from_env()
+    sqlite_file = None if settings.database_url else (settings.data_dir / "aza-cds.sqlite3").resolve()
+    if sqlite_file and not sqlite_file.exists():  # say so rather than create an empty database here
+        print(f"aza-cds: no database at {sqlite_file}: set AZA_CDS_DATA_DIR (or AZA_CDS_DATABASE_URL) to the "
+              "service's", file=sys.stderr)  # fmt: skip
+        return 0
     rows = report.override_report(open_database(settings.sqlalchemy_url), since)
     if args.format == "json":
         print(orjson.dumps({"since": since.isoformat(), "rules": rows}, option=orjson.OPT_INDENT_2).decode())

@@ -12,6 +12,7 @@ from sqlalchemy import select, text
 from service import report
 from service.cli import main
 from service.replay import load_fixture
+from service.store import open_database
 from service.store.models import audit, audit_cards
 
 
@@ -155,7 +156,15 @@ def test_audit_rows_past_retention_are_purged(make_app):
         assert connection.execute(select(audit_cards.c.card_uuid)).scalars().all() == ["new-card"]
 
 
+def test_report_names_a_missing_database_instead_of_creating_one(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("AZA_CDS_DATA_DIR", str(tmp_path / "nowhere"))
+    monkeypatch.delenv("AZA_CDS_DATABASE_URL", raising=False)
+    assert main(["report"]) == 0
+    assert "no database at" in capsys.readouterr().err and not (tmp_path / "nowhere").exists()
+
+
 def test_report_with_no_cards_says_so_and_draws_no_empty_chart(tmp_path, monkeypatch, capsys):
+    open_database(f"sqlite:///{tmp_path / 'empty' / 'aza-cds.sqlite3'}").dispose()  # the service ran, no card yet
     monkeypatch.setenv("AZA_CDS_DATA_DIR", str(tmp_path / "empty"))
     monkeypatch.delenv("AZA_CDS_DATABASE_URL", raising=False)
     chart = tmp_path / "rates.png"
