@@ -50,27 +50,30 @@ class GenomicsReader:
         self._gene_codes = {code.code.upper(): concepts[g].display for g in ("gene-tpmt", "gene-nudt15")
                             for code in concepts[g].codes}  # fmt: skip
         self._gene_codes |= {code.split(":")[-1]: gene for code, gene in list(self._gene_codes.items())}
-        self._gene_words = {concepts[g].display: concepts[g].text for g in ("gene-tpmt", "gene-nudt15")}
+        self._gene_words = {concepts[g].display: _words(concepts[g].text) for g in ("gene-tpmt", "gene-nudt15")}
         self._codes = {name: {c.code for c in concepts[name].codes} for name in (
             "pgx-genotype", "pgx-haplotype", "pgx-gene-studied", "pgx-implication", "tpmt-phenotype",
             "tpmt-genotype", "tpmt-activity", "tpmt-nudt15-panel")}  # fmt: skip
         self._tpmt_codes = self._codes["tpmt-phenotype"] | self._codes["tpmt-genotype"] | self._codes["tpmt-activity"]
+        self._pgx_codes = frozenset().union(*self._codes.values())
         self._answers = {c.code: concepts[member].display for member in pack.groups["pgx-phenotypes"]
                          for c in concepts[member].codes}  # fmt: skip
         self._phrases = sorted(((text, concepts[member].display) for member in pack.groups["pgx-phenotypes"]
                                 for text in concepts[member].text), key=lambda pair: -len(pair[0]))  # fmt: skip
         self._flags = {c.code: concepts[member].display for member in pack.groups["tpmt-activity-flags"]
                        for c in concepts[member].codes}  # fmt: skip
-        self._activity_words = concepts["tpmt-activity"].text
+        self._activity_words = _words(concepts["tpmt-activity"].text)
+        self._any_gene = _words(concepts["gene-tpmt"].text + concepts["gene-nudt15"].text)
         self.table_version = self._cpic.version
 
     def read(self, observations: Iterable[dict]) -> GenomicsFindings:
         results = [o for o in observations if isinstance(o, dict) and not _one_of(o.get("status"), NOT_A_RESULT)]
-        genes_by_id = {o["id"]: self._genes(o) for o in results if isinstance(o.get("id"), str)}
+        named = [(observation, self._genes(observation)) for observation in results if self._may_be_pgx(observation)]
+        genes_by_id = {o["id"]: genes for o, genes in named if genes and isinstance(o.get("id"), str)}
         readings: dict[str, list[_Reading]] = {}
         found = GenomicsFindings()
-        for observation in results:
-            genes = self._genes(observation) or self._linked_genes(observation, genes_by_id)
+        for observation, own_genes in named:
+            genes = own_genes or self._linked_genes(observation, genes_by_id)
             if not genes:
                 continue
             found.has_result = True
@@ -85,10 +88,27 @@ class GenomicsReader:
                 found.uninterpretable[gene] = "; ".join(f"{r.evidence}: {r.note}" for r in gene_readings)
         return found
 
+    def _may_be_pgx(self, observation: dict) -> bool:
+        """A cheap first look: most results of a call are ordinary labs with one LOINC code and no gene name."""
+        if observation.get("component"):
+            return True
+        code = observation.get("code")
+        if not isinstance(code, dict):
+            return False
+        if isinstance(code.get("text"), str) and self._any_gene.search(code["text"]):
+            return True
+        for coding in code.get("coding") if isinstance(code.get("coding"), list) else ():
+            if isinstance(coding, dict):
+                if isinstance(coding.get("code"), str) and coding["code"] in self._pgx_codes:
+                    return True
+                if isinstance(coding.get("display"), str) and self._any_gene.search(coding["display"]):
+                    return True
+        return False
+
     def _genes(self, observation: dict) -> list[str]:
         """The genes a result is about: its gene-studied component first, else its code (LOINC or words)."""
         genes: list[str] = []
-        for component in _dicts(observation.get("component")):
+        for component in _dicts(observation.get("component")) if observation.get("component") else ():
             if _codes(component.get("code")) & self._codes["pgx-gene-studied"]:
                 value = component.get("valueCodeableConcept")
                 genes += [self._gene_codes[c.upper()] for c in _codes(value) if c.upper() in self._gene_codes]
@@ -101,11 +121,14 @@ class GenomicsReader:
             return list(GENE_NAMES)
         if codes & self._tpmt_codes:
             return ["TPMT"]
-        return [gene for gene, words in self._gene_words.items() if _mentions(_texts(code), words)]
+        names = _names(code)  # most results are ordinary labs: one cheap search over their names first
+        if not names or not self._any_gene.search(names):
+            return []
+        return [gene for gene, words in self._gene_words.items() if words.search(names)]
 
     def _linked_genes(self, observation: dict, genes_by_id: dict[str, list[str]]) -> list[str]:
         """An implication that names no gene takes it from the genotype it was derived from (same call's data)."""
-        if not self._is_implication(observation):
+        if not observation.get("derivedFrom") or not self._is_implication(observation):
             return []
         linked = []
         for reference in _dicts(observation.get("derivedFrom")):
@@ -115,9 +138,10 @@ class GenomicsReader:
         return list(dict.fromkeys(linked))
 
     def _is_implication(self, observation: dict) -> bool:
-        codes = _codes(observation.get("code"))
-        codes |= {c for component in _dicts(observation.get("component")) for c in _codes(component.get("code"))}
-        return bool(codes & self._codes["pgx-implication"])
+        if _codes(observation.get("code")) & self._codes["pgx-implication"]:
+            return True
+        components = _dicts(observation.get("component"))
+        return any(_codes(component.get("code")) & self._codes["pgx-implication"] for component in components)
 
     def _reading(self, observation: dict, gene: str, several_genes: bool) -> _Reading:
         when = effective_time(observation)
@@ -148,7 +172,7 @@ class GenomicsReader:
         """TPMT activity with the lab's own interpretation flag or reference range (there are no universal cut-offs)."""
         quantity = observation.get("valueQuantity")
         code = observation.get("code")
-        is_activity = _codes(code) & self._codes["tpmt-activity"] or _mentions(_texts(code), self._activity_words)
+        is_activity = _codes(code) & self._codes["tpmt-activity"] or self._activity_words.search(_names(code))
         if not is_activity or not isinstance(quantity, dict) or not _number(quantity.get("value")):
             return None
         value = float(quantity["value"])
@@ -194,9 +218,13 @@ def _one_of(value: object, choices: set[str]) -> bool:
     return isinstance(value, str) and value in choices
 
 
-def _mentions(texts: list[str], words: tuple[str, ...]) -> bool:
-    joined = " ".join(texts).lower()
-    return any(re.search(rf"\b{re.escape(word)}\b", joined) for word in words)
+def _words(words: tuple[str, ...]) -> re.Pattern:
+    """One pattern for a concept's text synonyms, compiled once: every lab result of a call is checked against it."""
+    return re.compile(r"\b(?:" + "|".join(re.escape(word) for word in words) + r")\b", re.IGNORECASE)
+
+
+def _mentions(texts: list[str], words: re.Pattern) -> bool:
+    return any(words.search(text) for text in texts)
 
 
 def _number(value: object) -> bool:
@@ -207,6 +235,14 @@ def _codes(concept: object) -> set[str]:
     if not isinstance(concept, dict):
         return set()
     return {c["code"] for c in _dicts(concept.get("coding")) if isinstance(c.get("code"), str)}
+
+
+def _names(concept: object) -> str:
+    """A CodeableConcept's text and displays, as one string to search."""
+    if not isinstance(concept, dict):
+        return ""
+    names = [concept.get("text")] + [coding.get("display") for coding in _dicts(concept.get("coding"))]
+    return " | ".join(name for name in names if isinstance(name, str))
 
 
 def _texts(concept: object) -> list[str]:
