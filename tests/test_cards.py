@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from helpers import shipped_pack
+from helpers import FIXTURES, post_json, shipped_pack
 
 from service.render.cards import render_card
+from service.replay import load_fixture
 from service.rules import Finding
 
 
@@ -31,3 +32,27 @@ def test_nudt15_is_filled_in_the_summary():
               "recommendation": "r", "classification": "Strong", "results": "r", "table_version": "v"}  # fmt: skip
     card = render_card(pack, pack.rule("PGX-01"), Finding("PGX-01", "alternative", values, {"caveat": ""}), "p1")
     assert card["summary"].startswith("TPMT Normal Metabolizer, NUDT15 Poor Metabolizer:")
+
+
+def pgx_card(client, fixture: str) -> dict:
+    case = load_fixture(FIXTURES / "rules" / f"{fixture}.json")
+    body = post_json(client, f"/cds-services/{case['service']}", case["request"]).get_json()
+    return next(card for card in body["cards"] if card["source"]["topic"]["code"] == "PGX-01")
+
+
+def test_pgx_cards_say_why(client):
+    """Each card names the genes, phenotypes and the result behind them (CPIC wording, table version); activity
+    results carry CPIC's transfusion caveat; both intermediate follows the March 2024 update (20-50%)."""
+    poor = pgx_card(client, "pgx-01-genomics-ig-genotype-tpmt-poor")
+    assert poor["summary"].startswith("TPMT Poor Metabolizer, NUDT15 Normal Metabolizer")
+    assert "genotype \\*3A/\\*3A, Observation/tpmt" in poor["detail"] and "CPIC data 2025-11-05" in poor["detail"]
+    assert "transfusion" not in poor["detail"]
+    activity = pgx_card(client, "pgx-01-tpmt-activity-critically-low")
+    assert "TPMT activity 2.1 U/mL (flag LL)" in activity["detail"] and "transfusion" in activity["detail"]
+    both = pgx_card(client, "pgx-01-both-intermediate-2024-update")
+    assert (
+        "20-50%" in both["summary"] and "20%-50% of normal dose" in both["detail"] and "30%-80%" not in both["detail"]
+    )
+    unread = pgx_card(client, "pgx-01-uninterpretable-text")
+    assert unread["indicator"] == "info" and "Homozygous variant, deficient activity" in unread["detail"]
+    assert [s["label"] for s in unread["suggestions"]] == ["Order TPMT and NUDT15 genotyping"]

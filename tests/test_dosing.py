@@ -33,9 +33,16 @@ def dose(*lines, strength=None):
         (line(50, code="BID"), None, 100),
         (line(2, "{tbl}", code="BID"), 25, 100),  # 2 tablets of 25 mg twice a day
         (line(1, "TAB", code="TID"), 50, 150),
-        ({"timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},  # the CDS Hooks sandbox's shape
-          "doseAndRate": [{"doseQuantity": {"value": 3, "system": "http://unitsofmeasure.org", "code": "{pill}"}}]},
-         50, 150),  # fmt: skip
+        (
+            {
+                "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},  # the CDS Hooks sandbox's shape
+                "doseAndRate": [
+                    {"doseQuantity": {"value": 3, "system": "http://unitsofmeasure.org", "code": "{pill}"}}
+                ],
+            },
+            50,
+            150,
+        ),  # fmt: skip
         (line(100, code="QOD"), None, 50),
         (line(25, code="Q8H"), None, 75),
         (line(0.1, "g", code="QD"), None, 100),

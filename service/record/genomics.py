@@ -39,6 +39,7 @@ class _Reading:
     evidence: str
     method: str
     note: str = ""
+    from_activity: bool = False
 
 
 class GenomicsReader:
@@ -155,7 +156,7 @@ class GenomicsReader:
             return _Reading(answer, evidence, "reported phenotype")
         activity = self._activity(observation)
         if activity:
-            return _Reading(activity[0], evidence, activity[1])
+            return _Reading(activity[0], evidence, activity[1], from_activity=True)
         text = " ".join(t for v in values for t in ([v] if isinstance(v, str) else _texts(v)))
         diplotype = self._cpic.read(gene, text, named_only=several_genes)
         if diplotype and diplotype.phenotype:
@@ -199,7 +200,9 @@ def _combined(gene: str, readings: list[_Reading]) -> Phenotype:
     chosen = ranked[0]
     others = [r for r in ranked[1:] if r.phenotype != chosen.phenotype]
     conflict = "; ".join(f"{r.evidence} ({r.method}) reads {r.phenotype}" for r in others)
-    return Phenotype(gene, chosen.phenotype, chosen.evidence, chosen.method, chosen.note, conflict)
+    return Phenotype(
+        gene, chosen.phenotype, chosen.evidence, chosen.method, chosen.note, conflict, chosen.from_activity
+    )
 
 
 def _phenotype_in_words(text: str, phrases: list[tuple[str, str]]) -> str | None:

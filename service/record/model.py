@@ -81,6 +81,7 @@ class Phenotype:
     method: str = "reported phenotype"  # or "genotype *1/*3A", "TPMT activity 3.1 U/mL (flag L)"
     note: str = ""  # why a genotype is Indeterminate (an allele CPIC does not list, or of uncertain function)
     conflict: str = ""  # other results for the gene that read differently
+    from_activity: bool = False  # read from an enzyme activity measurement (unreliable after a transfusion)
 
 
 @dataclass

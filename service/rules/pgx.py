@@ -7,15 +7,6 @@ from service.record import PatientRecord
 from service.rules.common import basis, focus_uses, is_new_start, mg
 from service.rules.findings import Finding
 
-# How phenotypes read from results map onto the CPIC table's row labels.
-CPIC_LABELS = {
-    "Normal Metabolizer": "Normal Metabolizer",
-    "Intermediate Metabolizer": "Intermediate Metabolizer",
-    "Possible Intermediate Metabolizer": "Possible Intermediate Metabolizer",
-    "Poor Metabolizer": "Poor Metabolizer",
-    "Indeterminate": "Indeterminate",
-}
-
 
 def cpic(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
     uses = focus_uses(rule, record)
@@ -41,7 +32,7 @@ def cpic(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding
         "results": _results(record.phenotypes.values()),
         "table_version": _table_version(pack),
     }
-    from_activity = any(p.method.startswith("TPMT activity") for p in record.phenotypes.values())
+    from_activity = any(p.from_activity for p in record.phenotypes.values())
     phrases = {"caveat": rule.phrases["activity-caveat" if from_activity else "no-caveat"]}
     evidence = tuple(p.evidence for p in record.phenotypes.values())
     factor = _factor(rule, row) if use.is_draft and use.dose.known else None
@@ -89,7 +80,7 @@ def _table_version(pack: KnowledgePack) -> str:
 
 def _label(record: PatientRecord, gene: str) -> str:
     phenotype = record.phenotypes.get(gene)
-    return CPIC_LABELS.get(phenotype.value, "No Result") if phenotype else "No Result"
+    return phenotype.value if phenotype else "No Result"  # values are CPIC's own terms (the pack's displays)
 
 
 def _factor(rule: Rule, row: dict) -> float | None:
