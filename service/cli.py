@@ -19,7 +19,12 @@ def main(argv: list[str] | None = None) -> int:
     from service.logs import configure
 
     default = "json" if args.run is _serve else "text"  # the service logs JSON lines; the tools, readable text
-    configure(os.environ.get("AZA_CDS_LOG_FORMAT", default))
+    log_format = os.environ.get("AZA_CDS_LOG_FORMAT", default).strip().lower() or default
+    if log_format not in ("json", "text"):
+        print(f"aza-cds: configuration error: AZA_CDS_LOG_FORMAT must be 'json' or 'text', not {log_format!r}",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    configure(log_format)
     try:
         return args.run(args)
     except ConfigError as error:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 
+from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 
 from service.app import create_app
@@ -21,9 +22,21 @@ class GunicornServer(BaseApplication):
         self.cfg.set("post_fork", _after_fork)
         self.cfg.set("worker_exit", _worker_exiting)
         self.cfg.set("child_exit", _worker_exited)
+        self.cfg.set("logger_class", _ThroughServiceLogging)
 
     def load(self):
         return create_app()
+
+
+class _ThroughServiceLogging(glogging.Logger):
+    """gunicorn's own lines (start-up, workers, errors) go through the service's handler, so that `serve` writes
+    one format (JSON lines by default) instead of mixing in gunicorn's plain text."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        for logger in (self.error_log, self.access_log):
+            logger.handlers.clear()
+            logger.propagate = True
 
 
 def _before_fork(_server, _worker) -> None:

@@ -155,7 +155,7 @@ def running_serves(data_dirs: list, workers: int = 2, **env):
         for data_dir in data_dirs:
             environment = {**os.environ, "AZA_CDS_DATA_DIR": str(data_dir), "AZA_CDS_AUTH": "off", **env}
             environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
-            port = _free_port()
+            port = free_port()
             command = [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--workers", str(workers)]
             process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             servers.append((f"http://127.0.0.1:{port}", process))
@@ -169,7 +169,7 @@ def running_serves(data_dirs: list, workers: int = 2, **env):
             process.wait(timeout=15)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     import socket
 
     with socket.socket() as probe:
