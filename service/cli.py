@@ -1,4 +1,4 @@
-"""The `aza-cds` command: serve, replay, bench, report, trust new-client, knowledge check and catalogue."""
+"""The `aza-cds` command: serve, replay, bench, burden, report, trust new-client, knowledge check and catalogue."""
 
 from __future__ import annotations
 
@@ -75,6 +75,21 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--format", choices=("table", "json"), default="table")
     report.add_argument("--plot", type=Path, help="also write a bar chart of override rates to this PNG file")
     report.set_defaults(run=_report)
+
+    burden = commands.add_parser("burden", help="cards per 100 calls on a population of FHIR patient bundles")
+    burden.add_argument(
+        "paths", nargs="+", metavar="PATH", help="patient Bundle files or folders of them (Synthea output)"
+    )
+    burden.add_argument("--now", help="reference time, YYYY-MM-DD or a FHIR dateTime (default: now)")
+    burden.add_argument(
+        "--current-monitoring",
+        action="store_true",
+        help="add normal CBC, liver and renal results and a weight 40 and 10 days before --now",
+    )
+    burden.add_argument("--examples", type=int, default=3, help="example cards to show per rule (default 3)")
+    burden.add_argument("--json", action="store_true", help="print the report as JSON")
+    burden.add_argument("--plot", type=Path, help="write a bar chart of cards per 100 calls by rule (PNG)")
+    burden.set_defaults(run=_burden)
 
     trust = commands.add_parser("trust", help="trust-file tools")
     trust_commands = trust.add_subparsers(required=True, metavar="ACTION")
@@ -198,6 +213,44 @@ def _report(args) -> int:
         try:
             report.plot(rows, args.plot, since)
         except report.ReportError as error:
+            print(f"aza-cds: {error}", file=sys.stderr)
+            return 2
+        print(f"plot written to {args.plot}", file=sys.stderr)
+    return 0
+
+
+def _burden(args) -> int:
+    from datetime import UTC, datetime
+
+    from service import burden
+    from service.knowledge import load_pack
+    from service.record.dates import parse_fhir_datetime
+
+    now = parse_fhir_datetime(args.now) if args.now else datetime.now(UTC)
+    if now is None:
+        print(f"aza-cds: --now takes YYYY-MM-DD or a FHIR dateTime, not {args.now!r}", file=sys.stderr)
+        return 2
+    logging.getLogger("aza_cds").setLevel(logging.ERROR)
+    pack = load_pack(Settings.from_env().knowledge_dir)
+
+    def progress(done: int, total: int) -> None:
+        if sys.stderr.isatty() or done == total:
+            bar = "#" * (30 * done // total)
+            print(f"\rburden: [{bar:<30}] {done}/{total} files", end="\n" if done == total else "", file=sys.stderr,
+                  flush=True)  # fmt: skip
+
+    result = burden.run(args.paths, pack, now, current_monitoring=args.current_monitoring, progress=progress)
+    if not result.patients:
+        print("aza-cds: no patient bundles found in " + " ".join(args.paths), file=sys.stderr)
+        return 2
+    if args.json:
+        print(orjson.dumps(result.as_dict(args.examples), option=orjson.OPT_INDENT_2).decode())
+    else:
+        burden.print_report(result, args.examples)
+    if args.plot:
+        try:
+            burden.plot(result, args.plot)
+        except RuntimeError as error:
             print(f"aza-cds: {error}", file=sys.stderr)
             return 2
         print(f"plot written to {args.plot}", file=sys.stderr)

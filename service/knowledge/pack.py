@@ -35,6 +35,7 @@ SUMMARY_PLACEHOLDER_WIDTH = {
     "limit": 5,
     "age": 3,
     "egfr": 4,
+    "headline": 90,  # MON-03 / PREC-06: the first result found, cut to this width by the rule
 }
 
 PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)\}")
@@ -67,6 +68,9 @@ class Concept:
     text: tuple[str, ...] = ()
     unit: str = ""
     conversions: dict[str, float] = field(default_factory=dict)
+    exclude: tuple[str, ...] = ()  # phrases that, in a name, mean it is not this concept
+    history_counts: bool = False  # a "history of" entry still counts (chronic disease, transplant, malignancy)
+    current_for_days: int | None = None  # time-bound: older entries are not current even when never closed
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,7 @@ class KnowledgePack:
     rules: tuple[Rule, ...]
     tables: dict[str, Table] = field(default_factory=dict)
     amendments: tuple[dict, ...] = ()
+    restart_gap_days: int = 90  # manifest `therapy`: courses of a drug further apart than this are a restart
 
     def rules_for(self, hook: str) -> tuple[Rule, ...]:
         return self._rules_by_hook.get(hook, ())
@@ -179,6 +184,8 @@ def load_pack(directory: Path) -> KnowledgePack:
         problems += found
         tables[spec["id"]] = table
     problems += _cross_check(rules, sources, concepts)
+    if manifest["therapy"]["restart_gap_days"]["source"] not in sources:
+        problems.append("manifest.json: therapy restart_gap_days: unknown source")
     rule_ids = {rule.id for rule in rules}
     for amendment in manifest.get("amendments", ()):
         if amendment["rule"] not in rule_ids or amendment["source"] not in sources:
@@ -196,6 +203,7 @@ def load_pack(directory: Path) -> KnowledgePack:
         rules=tuple(rules),
         tables=tables,
         amendments=tuple(manifest.get("amendments", ())),
+        restart_gap_days=manifest["therapy"]["restart_gap_days"]["value"],
     )
 
 
@@ -264,7 +272,13 @@ def _add_concepts(document: dict, name: str, sources: dict, concepts: dict[str, 
             text=tuple(raw.get("text", ())),
             unit=raw.get("unit", ""),
             conversions=raw.get("conversions", {}),
+            exclude=tuple(raw.get("exclude", ())),
+            history_counts=raw.get("history_counts", False),
+            current_for_days=raw["current_for_days"]["value"] if "current_for_days" in raw else None,
         )
+        window = raw.get("current_for_days")
+        if window and window["source"] not in sources:
+            problems.append(f"{name}: {raw['id']} current_for_days: unknown source {window['source']!r}")
     return problems
 
 

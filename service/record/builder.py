@@ -11,7 +11,7 @@ from datetime import datetime
 from service.fhir import PatientData
 from service.knowledge import KnowledgePack
 from service.protocol.call import HookCall
-from service.record.clinical import read_coded_entries, read_observations
+from service.record.clinical import current_concepts, read_coded_entries, read_observations
 from service.record.dates import parse_fhir_datetime
 from service.record.genomics import GenomicsReader
 from service.record.medications import MEDICATION_TYPES, MedicationIndex, Unreadable, read_medication
@@ -28,7 +28,9 @@ class RecordBuilder:
         self._genomics = GenomicsReader(pack)
 
     def build(self, call: HookCall, data: PatientData, now: datetime) -> PatientRecord:
-        record = PatientRecord(patient_id=call.patient_id, hook=call.hook, now=now)
+        record = PatientRecord(
+            patient_id=call.patient_id, hook=call.hook, now=now, restart_gap_days=self._pack.restart_gap_days
+        )
         drafts = self._draft_resources(call, record)
         on_file = [resource for key in MEDICATION_KEYS for resource in data.resources(key)]
         index = MedicationIndex.from_resources(drafts + on_file)
@@ -85,12 +87,23 @@ class RecordBuilder:
         record.phenotypes, record.has_pgx_result = genomics.phenotypes, genomics.has_result
         record.pgx_uninterpretable = genomics.uninterpretable
         record.conditions = read_coded_entries(_of_type(data.resources("conditions"), "Condition"), terms)
+        for entry in record.conditions:
+            entry.current = current_concepts(entry, self._pack, record.now)
         record.allergies = read_coded_entries(_of_type(data.resources("allergies"), "AllergyIntolerance"), terms)
         immunizations = _of_type(data.resources("immunizations"), "Immunization")
         record.immunizations = read_coded_entries(immunizations, terms, code_field="vaccineCode")
         patient = next(iter(_of_type(data.resources("patient"), "Patient")), {})
         record.birth_date = parse_fhir_datetime(patient.get("birthDate"))
         record.gender = _text(patient.get("gender")) or None
+        record.deceased = _deceased(patient, record.now)
+
+
+def _deceased(patient: dict, now: datetime) -> datetime | bool | None:
+    """Patient.deceasedDateTime on or before now, or deceasedBoolean true; None otherwise."""
+    died = parse_fhir_datetime(patient.get("deceasedDateTime"))
+    if died:
+        return died if died <= now else None
+    return True if patient.get("deceasedBoolean") is True else None
 
 
 def _text(value: object) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 
 from service.knowledge import KnowledgePack
 from service.record.dates import first_datetime
@@ -39,6 +40,7 @@ def _read_result(part: dict, terminology: Terminology, pack: KnowledgePack, effe
     quantity = part.get("valueQuantity")
     ranges = _dicts(part.get("referenceRange"))
     high = ranges[0].get("high") if ranges else None
+    low = ranges[0].get("low") if ranges else None
     return LabResult(
         analyte,
         loinc,
@@ -48,6 +50,7 @@ def _read_result(part: dict, terminology: Terminology, pack: KnowledgePack, effe
         status,
         _qualitative(part) if qualitative else "",
         _quantity(high, factors) if isinstance(high, dict) and factors else None,
+        _quantity(low, factors) if isinstance(low, dict) and factors else None,
     )
 
 
@@ -80,12 +83,12 @@ def read_coded_entries(
             for reaction in _dicts(resource.get("reaction"))
             for c in _dicts([reaction.get("substance")])
         ]
-        match = terminology.match(code, extra_text=[e for e in extra if e])
+        match = terminology.match_entry(code, extra_text=[e for e in extra if e])
         period = resource.get("onsetPeriod") if isinstance(resource.get("onsetPeriod"), dict) else {}
         entries.append(
             CodedEntry(
                 concepts=match.concepts if match else frozenset(),
-                text=_text(code.get("text")),
+                text=_text(code.get("text")) or _first_display(code),
                 status=_status_code(resource.get("clinicalStatus")) or _text(resource.get("status")),
                 verification=_status_code(resource.get("verificationStatus")),
                 when=first_datetime(
@@ -96,9 +99,34 @@ def read_coded_entries(
                     resource.get("recordedDate"),
                 ),
                 ended=any(key.startswith("abatement") for key in resource),
+                code_label=match.code_label if match else "",
+                history=match.history if match else frozenset(),
             )
         )
     return entries
+
+
+def current_concepts(entry: CodedEntry, pack: KnowledgePack, now: datetime) -> frozenset[str]:
+    """The concepts a condition entry counts as current for: its status says current, a history counts only for
+    concepts that say so, and a time-bound concept only within its window (an undated entry is given the benefit
+    of the doubt; the card then says that no date was recorded)."""
+    if not entry.is_current:
+        return frozenset()
+    kept = set()
+    for concept_id in entry.concepts:
+        concept = pack.concepts[concept_id]
+        if concept_id in entry.history and not concept.history_counts:
+            continue
+        window = concept.current_for_days
+        if window and entry.when and now - entry.when > timedelta(days=window):
+            continue
+        kept.add(concept_id)
+    return frozenset(kept)
+
+
+def _first_display(code: dict) -> str:
+    displays = [_text(c.get("display")) for c in _dicts(code.get("coding"))]
+    return next((d for d in displays if d), "")
 
 
 def _text(value: object) -> str:

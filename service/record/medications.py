@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from service.record.dates import first_datetime
 from service.record.dosing import DailyDose, daily_dose
@@ -62,15 +62,49 @@ def read_medication(
         concepts=match.concepts if match else frozenset(),
         label=label,
         evidence=match.evidence + (" (code not yet verified)" if match.unverified else "") if match else "",
-        start=_start(resource),
+        start=(start := _start(resource)),
         is_draft=is_draft,
         is_selected=is_selected,
         unverified_code=bool(match and match.unverified),
         strength_mg=strength,
         dose=daily_dose(resource, strength, now) if match else NOT_CHECKED,
         reasons=frozenset().union(*(reason.concepts for reason in reasons if reason)),
+        supply_end=supply_end(resource, start) if match else None,
+        prior=_prior(resource),
         resource=resource,
     )
+
+
+SUPPLY_DAYS = {"d": 1, "day": 1, "days": 1, "wk": 7, "week": 7, "weeks": 7, "mo": 30, "month": 30, "months": 30}
+
+
+def supply_end(resource: dict, start: datetime | None) -> datetime | None:
+    """When the order's supply runs out: the end of its validity period, or its start plus the expected supply
+    duration times (1 + repeats allowed); a statement's effective period end."""
+    period = resource.get("effectivePeriod") if isinstance(resource.get("effectivePeriod"), dict) else {}
+    dispense = resource.get("dispenseRequest") if isinstance(resource.get("dispenseRequest"), dict) else {}
+    validity = dispense.get("validityPeriod") if isinstance(dispense.get("validityPeriod"), dict) else {}
+    end = first_datetime(validity.get("end"), period.get("end"))
+    if end:
+        return end
+    duration = (
+        dispense.get("expectedSupplyDuration") if isinstance(dispense.get("expectedSupplyDuration"), dict) else {}
+    )
+    value, unit = duration.get("value"), str(duration.get("code") or duration.get("unit") or "").lower()
+    repeats = dispense.get("numberOfRepeatsAllowed", 0)
+    if start is None or not isinstance(value, int | float) or unit not in SUPPLY_DAYS or value <= 0:
+        return None
+    repeats = repeats if isinstance(repeats, int) and 0 <= repeats <= 100 else 0
+    return start + timedelta(days=min(value * SUPPLY_DAYS[unit] * (1 + repeats), 3650))
+
+
+def _prior(resource: dict) -> str | None:
+    pointer = resource.get("priorPrescription")
+    target = pointer.get("reference") if isinstance(pointer, dict) else None
+    if not isinstance(target, str) or "/" not in target:
+        return None
+    parts = target.split("/_history/")[0].rstrip("/").split("/")
+    return "/".join(parts[-2:])
 
 
 def _identify(

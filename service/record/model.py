@@ -34,6 +34,8 @@ class MedicationUse:
     strength_mg: float | None = None
     dose: DailyDose = DailyDose(problem="not computed")
     reasons: frozenset[str] = frozenset()  # concepts named in reasonCode (the indication)
+    supply_end: datetime | None = None  # when the supply runs out (validity or supply x repeats), when known
+    prior: str | None = None  # the order this one renews (priorPrescription), "MedicationRequest/<id>"
     resource: dict = field(default_factory=dict, compare=False, repr=False)  # the order as sent, for updates
 
     def has(self, concept: str) -> bool:
@@ -54,6 +56,7 @@ class LabResult:
     status: str
     text: str = ""  # a qualitative result ("Positive", "Not detected"), lower-cased
     high: float | None = None  # the top of the result's own reference range, in the canonical unit
+    low: float | None = None  # the bottom of it
 
 
 @dataclass(slots=True)
@@ -66,11 +69,21 @@ class CodedEntry:
     verification: str = ""
     when: datetime | None = None  # onset, or occurrence for an Immunization
     ended: bool = False  # an abatement or end is recorded
+    code_label: str = ""  # the coding that matched ("SNOMED 34000006"); empty when recognised by name
+    history: frozenset[str] = frozenset()  # concepts the name gives as history ("Past pregnancy history of ...")
+    current: frozenset[str] = frozenset()  # concepts it counts as current for (conditions: set by the builder)
 
     @property
     def is_current(self) -> bool:
+        """Status only: active (or no status, as older FHIR versions allow), not refuted, no abatement."""
         refuted = self.verification in ("refuted", "entered-in-error")
         return not refuted and not self.ended and self.status in ("", "active", "recurrence", "relapse")
+
+    def describe(self) -> str:
+        """What was found, in the record's own words: "Crohn's disease (SNOMED 34000006, 2026-10-02)"."""
+        how = self.code_label or "recognised by name"
+        when = self.when.date().isoformat() if self.when else "no date recorded"
+        return f"{self.text} ({how}, {when})"
 
 
 @dataclass(frozen=True)
@@ -104,6 +117,9 @@ class PatientRecord:
     medication_problems: list[str] = field(default_factory=list)
     unavailable: dict[str, str] = field(default_factory=dict)  # prefetch key -> why it could not be had
     truncated: dict[str, str] = field(default_factory=dict)  # prefetch key -> what part is missing
+    deceased: datetime | bool | None = None  # Patient.deceased[x]: a date, True, or None (alive or not recorded)
+    restart_gap_days: int = 90  # the pack's gap after which taking a drug again is a restart (see therapy.py)
+    therapies: dict = field(default_factory=dict, repr=False, compare=False)  # cache of therapy.therapy_of
     _latest: dict[str, LabResult] | None = field(default=None, repr=False, compare=False)
     _series: dict[str, list[LabResult]] | None = field(default=None, repr=False, compare=False)
     _active: tuple[int, list[MedicationUse]] | None = field(default=None, repr=False, compare=False)
@@ -162,7 +178,12 @@ class PatientRecord:
         return self._series.get(analyte, [])
 
     def has_condition(self, concepts: set[str] | frozenset[str]) -> bool:
-        return any(entry.is_current and entry.concepts & concepts for entry in self.conditions)
+        return any(entry.current & concepts for entry in self.conditions)
+
+    def condition_entry(self, concepts: set[str] | frozenset[str]) -> CodedEntry | None:
+        """The most recent current condition entry for any of `concepts`."""
+        found = [entry for entry in self.conditions if entry.current & concepts]
+        return max(found, key=lambda e: e.when or datetime.min.replace(tzinfo=self.now.tzinfo), default=None)
 
     @property
     def age_years(self) -> int | None:

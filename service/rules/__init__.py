@@ -60,6 +60,13 @@ READS: dict[str, str] = {
 }
 
 
+# Kinds of rule that are about keeping a living patient safe over time: after death, a chart opening gets no cards
+# at all, and an order (the record may be wrong, so its own checks still run) gets none of these.
+AFTER_DEATH_SILENT = frozenset(
+    {"interaction", "live-vaccine", "cbc-schedule", "lft-schedule", "lab-threshold", "inr-check"}
+)
+
+
 @dataclass(frozen=True)
 class CardPolicy:
     """Noise control: info cards can be switched off; order-sign repeats only warning and critical cards, except
@@ -81,12 +88,14 @@ def evaluate(
 ) -> list[tuple[Rule, Finding]]:
     """Every finding of every rule for this hook, one card per problem, the most severe first.
 
+    A deceased patient's chart gets no cards, and orders for one none of the monitoring and interaction kinds.
     A rule that found something drops the findings of the rules it `supersedes` (e.g. DOSE-04, "azathioprine
     not reduced with allopurinol", replaces the general DDI-02 card).
     """
-    found = [
-        (rule, finding) for rule in pack.rules_for(record.hook) for finding in EVALUATORS[rule.kind](rule, record, pack)
-    ]
+    rules = pack.rules_for(record.hook)
+    if record.deceased:
+        rules = () if record.hook == "patient-view" else tuple(r for r in rules if r.kind not in AFTER_DEATH_SILENT)
+    found = [(rule, finding) for rule in rules for finding in EVALUATORS[rule.kind](rule, record, pack)]
     policy = policy or CardPolicy()
     replaced = set().union(*(rule.supersedes for rule, _ in found))
     kept = [(r, f) for r, f in found if r.id not in replaced and policy.keeps(r, f, record.hook)]

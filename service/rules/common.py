@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from service.knowledge import Rule
 from service.record import MedicationUse, PatientRecord
+from service.record.therapy import focus_therapy
 
 TRANSPLANT, RHEUMATOID = "kidney-transplant", "rheumatoid-arthritis"
 
@@ -17,18 +16,14 @@ def focus_uses(rule: Rule, record: PatientRecord) -> list[MedicationUse]:
     return [draft for draft in record.drafts_in_scope if draft.has(rule.drug)]
 
 
-def is_new_start(record: PatientRecord, drug: str, gap_days: int) -> bool:
-    """No use of the drug is active and none started within `gap_days` (a pack parameter)."""
-    on_file = [use for use in record.medications if use.has(drug)]
-    recent = timedelta(days=gap_days)
-    return not any(use.is_active for use in on_file) and not any(
-        use.start and record.now - use.start <= recent for use in on_file
-    )
+def is_new_start(record: PatientRecord, drug: str) -> bool:
+    """The draft in scope starts the drug, or restarts it after the pack's gap (record/therapy.py)."""
+    return focus_therapy(record, drug).is_start
 
 
 def indication(use: MedicationUse, record: PatientRecord) -> str:
     """The order's own reason if it names one, else the patient's conditions; transplant before RA; else 'other'."""
-    for concepts in (use.reasons, frozenset().union(*(c.concepts for c in record.conditions if c.is_current))):
+    for concepts in (use.reasons, frozenset().union(*(c.current for c in record.conditions))):
         for candidate in (TRANSPLANT, RHEUMATOID):
             if candidate in concepts:
                 return candidate

@@ -7,6 +7,7 @@ from datetime import timedelta
 from service.knowledge import KnowledgePack, Rule
 from service.record import PatientRecord
 from service.record.model import COUNTABLE
+from service.record.therapy import focus_therapy
 from service.rules.common import RHEUMATOID, basis, focus_uses, indication, is_new_start
 from service.rules.findings import Finding
 
@@ -50,9 +51,40 @@ def condition(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Fi
     needs_ra = rule.parameters.get("only_with_indication")
     if needs_ra and indication(uses[0], record) != needs_ra:
         return []
-    entry = next((c for c in record.conditions if c.is_current and c.concepts & wanted), None)
-    text = (entry.text or pack.concepts[min(entry.concepts & wanted)].display) if entry else test
-    return _finding(rule, record, "present", {"condition_text": text})
+    entry = record.condition_entry(wanted)
+    if entry and record.hook in rule.parameters.get("only_when_news", ()) and not _is_news(rule, record, entry):
+        return []
+    if entry is None:
+        return _finding(rule, record, "present", {"condition_text": test})
+    if not entry.text:
+        entry.text = pack.concepts[min(entry.current & wanted)].display
+    return _finding(
+        rule, record, "present", {"condition_text": entry.describe()}, _window_basis(entry, wanted, pack, record)
+    )
+
+
+def _is_news(rule: Rule, record: PatientRecord, entry) -> bool:
+    """The condition is news to the prescriber: this order starts, restarts or changes the drug, or the condition was
+    recorded after the last order of the drug was written (undated conditions are treated as news)."""
+    therapy = focus_therapy(record, rule.drug)
+    if therapy.is_news:
+        return True
+    decided = therapy.previous.start if therapy.previous else None
+    return entry.when is None or decided is None or entry.when > decided
+
+
+def _window_basis(entry, wanted: set[str], pack: KnowledgePack, record: PatientRecord) -> tuple[str, ...]:
+    """Say so when a time-bound condition was taken as current from its date alone (it was never closed)."""
+    lines = []
+    for concept_id in sorted(entry.current & wanted):
+        window = pack.concepts[concept_id].current_for_days
+        if window and entry.when:
+            age = (record.now - entry.when).days
+            lines.append(f"{entry.text}: recorded {age} days ago and not closed; taken as current because it is within "
+                         f"{window} days (the pack's window for {pack.concepts[concept_id].display})")  # fmt: skip
+        elif window:
+            lines.append(f"{entry.text}: no onset or record date, taken as current")
+    return tuple(lines)
 
 
 def _positive_test(record: PatientRecord, spec: dict | None) -> str | None:
@@ -87,6 +119,6 @@ def prior_drug(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[F
 
 def new_start(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
     """PREC-05: counselling points at every new start."""
-    if not focus_uses(rule, record) or not is_new_start(record, rule.drug, rule.param("new_start_gap_days")):
+    if not focus_uses(rule, record) or not is_new_start(record, rule.drug):
         return []
     return _finding(rule, record, "new-start", {})

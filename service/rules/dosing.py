@@ -45,13 +45,11 @@ def _variant(rule: Rule, record: PatientRecord, use: MedicationUse, dose: float)
     info_above = rule.parameters.get("info_above_mg_per_kg")
     if info_above is None or dose <= info_above:
         return None
-    if rule.parameters.get("info_for_new_starts_only") and not is_new_start(
-        record, rule.drug, rule.param("new_start_gap_days")
-    ):
+    if rule.parameters.get("info_for_new_starts_only") and not is_new_start(record, rule.drug):
         return None
     since = rule.parameters.get("info_after_transplant_days")
     if since is not None:
-        transplant = [c.when for c in record.conditions if TRANSPLANT in c.concepts and c.when]
+        transplant = [c.when for c in record.conditions if TRANSPLANT in c.current and c.when]
         if not transplant or record.now - max(transplant) <= timedelta(days=since):
             return None
     return "above-usual"
@@ -86,7 +84,11 @@ def dose_with_interactant(rule: Rule, record: PatientRecord, pack: KnowledgePack
     findings = []
     for use in [u for u in record.drafts + record.active_medications if u.has(rule.drug)]:
         kg = weight(record, rule.param("weight_max_age_days"))
-        in_scope = use in record.drafts_in_scope or any(o in record.drafts_in_scope for o in others)
+        in_scope = (
+            record.hook == "patient-view"
+            or use in record.drafts_in_scope
+            or any(o in record.drafts_in_scope for o in others)
+        )
         if not (in_scope and use.dose.known and kg):
             continue
         usual = rule.param("usual_mg_per_kg")[indication(use, record)]
@@ -148,6 +150,6 @@ def elderly(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Find
     age = record.age_years
     if age is None or age < rule.param("age_from") or not focus_uses(rule, record):
         return []
-    if not is_new_start(record, rule.drug, rule.param("new_start_gap_days")):
+    if not is_new_start(record, rule.drug):
         return []
     return [Finding(rule.id, "new-start", {"age": str(age)})]

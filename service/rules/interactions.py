@@ -6,10 +6,12 @@ an active medication. On patient-view, two active medications make the card.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from service.knowledge import KnowledgePack, Rule
 from service.record import MedicationUse, PatientRecord
+from service.record.therapy import therapy_of
 from service.rules.findings import Finding
 
 
@@ -32,8 +34,30 @@ def evaluate(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Fin
         pair = frozenset((draft.reference, partner.reference)) if partner else None
         if partner and pair not in seen:
             seen.add(pair)
-            findings.append(_ordered(rule, pack, draft, mine, partner, _first(partner, wanted), origin, record))
+            theirs = _first(partner, wanted)
+            finding = _ordered(rule, pack, draft, mine, partner, theirs, origin, record)
+            if _is_news(record, draft, mine, partner, theirs, origin):
+                findings.append(finding)
+            elif rule.parameters.get("unchanged_renewal") == "info":  # the source asks for a reminder
+                findings.append(replace(finding, indicator="info"))
     return findings
+
+
+def _is_news(record: PatientRecord, draft: MedicationUse, mine: str, partner: MedicationUse, theirs: str, origin: str):
+    """A pair is news when this order starts, restarts or changes the dose of its drug, when both drugs are being
+    ordered and either is news, or when the other drug began after the last order of this one (a combination
+    formed since the last prescribing decision). An unchanged renewal beside a long-standing partner is not."""
+    own = therapy_of(record, mine, draft)
+    if own.is_news:
+        return True
+    if origin == "other-draft":
+        return therapy_of(record, theirs, partner).is_news
+    if partner.start is None:
+        return False  # undated: nothing says the combination is new
+    decided = own.previous.start if own.previous and own.previous.start else None
+    if decided is None:
+        return record.now - partner.start <= timedelta(days=record.restart_gap_days)
+    return partner.start > decided
 
 
 def _recently_immunized(rule: Rule, record: PatientRecord, pack: KnowledgePack, draft: MedicationUse) -> list[Finding]:
@@ -175,14 +199,22 @@ def _pair_finding(rule: Rule, variant: str, first: MedicationUse, second: Medica
 
 
 def _existing(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
-    if "duplicate_orders" in rule.parameters:
-        return _duplicate_orders(rule, record)
+    """patient-view: both drugs active (the other one started within the rule's window, if it has one)."""
+    duplicates = _duplicate_orders(rule, record) if "duplicate_orders" in rule.parameters else []
     active = record.active_medications
     mine = next((use for use in active if use.has(rule.drug)), None)
-    theirs = next((use for use in active if use.concepts & rule.interactants and use is not mine), None)
+    window = rule.parameters.get("existing_started_within_days")
+    theirs = next(
+        (
+            use for use in active
+            if use.concepts & rule.interactants and use is not mine and not use.has(rule.drug)
+            and (window is None or (use.start and record.now - use.start <= timedelta(days=window)))
+        ),
+        None,
+    )  # fmt: skip
     if not (mine and theirs) or "existing" not in rule.cards:
-        return []
-    return [
+        return duplicates
+    return duplicates + [
         Finding(
             rule_id=rule.id,
             variant="existing",

@@ -9,24 +9,31 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from service.knowledge import KnowledgePack, Rule
+from service.knowledge.pack import SUMMARY_PLACEHOLDER_WIDTH
 from service.record import MedicationUse, PatientRecord
+from service.record.model import LabResult
+from service.record.therapy import DOSE_CHANGE, focus_therapy, therapy_of
 from service.rules.common import focus_uses, is_new_start
 from service.rules.findings import SEVERITY, Finding
+from service.terminology.units import display_unit
+
+HEADLINE_WIDTH = SUMMARY_PLACEHOLDER_WIDTH["headline"]
 
 
 def evaluate_cbc(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
     on_file = [use for use in record.medications if use.has(rule.drug)]
-    active = [use for use in on_file if use.is_active]
     drafts = [draft for draft in record.drafts_in_scope if draft.has(rule.drug)]
-    if not (active if record.hook == "patient-view" else drafts):
+    if not (any(use.is_active for use in on_file) if record.hook == "patient-view" else drafts):
         return []
     latest = latest_cbc(record, rule.param("cbc_analytes"), rule.param("result_statuses"))
     scope = rule.phrases["scope-partial" if "labs" in record.truncated else "scope-complete"]
-    if drafts and _is_new_start(rule, record.now, on_file, active):
-        return _check_new_start(rule, record.now, latest, drafts[0], scope)
-    starts = [use.start for use in on_file + drafts if use.start]
-    changed = _recent_dose_change(on_file, record.now, rule.param("after_dose_change")["for_days"])
-    return _check_schedule(rule, record.now, min(starts) if starts else None, latest, scope, changed)
+    therapy = focus_therapy(record, rule.drug)
+    if therapy.is_start:
+        return _check_new_start(rule, record.now, latest, drafts[0], scope, therapy)
+    changed = therapy.state == DOSE_CHANGE or _recent_dose_change(
+        on_file, record.now, rule.param("after_dose_change")["for_days"]
+    )
+    return _check_schedule(rule, record.now, therapy.since, latest, scope, changed)
 
 
 def latest_cbc(record: PatientRecord, analytes: list[str], statuses: list[str]) -> date | None:
@@ -40,19 +47,14 @@ def latest_cbc(record: PatientRecord, analytes: list[str], statuses: list[str]) 
     return max(complete) if complete else None
 
 
-def _is_new_start(rule: Rule, now: datetime, on_file: list[MedicationUse], active: list[MedicationUse]) -> bool:
-    gap = timedelta(days=rule.param("new_start_gap_days"))
-    return not active and not any(use.start and now - use.start <= gap for use in on_file)
-
-
-def _check_new_start(rule: Rule, now: datetime, latest: date | None, draft: MedicationUse, scope: str):
+def _check_new_start(rule: Rule, now: datetime, latest: date | None, draft: MedicationUse, scope: str, therapy):
     interval = rule.param("phases")[0]["interval_days"]
     grace = rule.param("grace_days")[0]
     window = interval + grace
     if latest and (now.date() - latest).days <= window:
         return []
     values = {"window_days": str(window), "grace_days": str(grace), "draft_label": draft.label}
-    return [Finding(rule.id, "new-start", values, {"search_scope": scope}, basis=(_basis(draft),))]
+    return [Finding(rule.id, "new-start", values, {"search_scope": scope}, basis=(_basis(draft), therapy.describe()))]
 
 
 def _recent_dose_change(on_file: list[MedicationUse], now: datetime, for_days: int) -> bool:
@@ -123,17 +125,15 @@ def _jaundice(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Fi
         limit = latest.high if latest and latest.high else (spec["alt_ast_above"] if analyte != "bilirubin" else None)
         if latest and limit is not None and latest.value > limit:
             raised.append(
-                f"{pack.concepts[analyte].display} {number(latest.value)} {latest.unit} on "
+                f"{pack.concepts[analyte].display} {number(latest.value)} {display_unit(latest.unit)} on "
                 f"{latest.effective.date()} (above {number(limit)})"
             )
     return [Finding(rule.id, "jaundice", items=tuple(raised))] if raised else []
 
 
 def _lft_schedule(rule: Rule, record: PatientRecord) -> list[Finding]:
-    on_file = [use for use in record.medications if use.has(rule.drug)]
-    starts = [use.start for use in on_file if use.start]
-    start = min(starts) if starts else None
-    day = (record.now.date() - start.date()).days if start else None
+    start = focus_therapy(record, rule.drug).since
+    day = max(0, (record.now.date() - start.date()).days) if start else None
     phases, graces = rule.param("phases"), rule.param("grace_days")
     index = _phase_index(phases, day)
     interval, grace = phases[index]["interval_days"], graces[index]
@@ -155,36 +155,50 @@ def _lft_schedule(rule: Rule, record: PatientRecord) -> list[Finding]:
 
 
 def evaluate_thresholds(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
-    """MON-03 / PREC-06: latest results past the pack's thresholds, and rapid falls, as one card."""
+    """MON-03 / PREC-06: latest results past the pack's thresholds, and rapid falls, as one card. Only results
+    within the rule's `result_max_age_days` count: an old result says nothing about today's marrow."""
     uses = focus_uses(rule, record)
-    new = bool(uses) and is_new_start(record, rule.drug, rule.param("new_start_gap_days"))
+    new = bool(uses) and is_new_start(record, rule.drug)
     if not uses or new != (rule.param("applies_to") == "new-start"):
         return []
-    problems, indicators = [], []
+    oldest = record.now - timedelta(days=rule.param("result_max_age_days"))
+    problems, headlines, indicators = [], [], []
     for limit in rule.param("thresholds"):
         latest = record.latest(limit["analyte"])
-        if latest and _breaches(latest.value, limit):
+        if latest and latest.effective >= oldest and _breaches(latest.value, limit):
             name = pack.concepts[limit["analyte"]].display
             direction = "below" if "below" in limit else "above"
-            problems.append(
-                f"{name} {number(latest.value)} {latest.unit} on {latest.effective.date()} "
-                f"({direction} {limit.get('below', limit.get('above'))})"
-            )
+            found = f"{name} {number(latest.value)} {display_unit(latest.unit)} on {latest.effective.date()}"
+            problems.append(f"{found} ({direction} {limit.get('below', limit.get('above'))})")
+            headlines.append(found)
             indicators.append(limit["indicator"])
     for analyte in rule.parameters.get("fall_analytes", []):
-        fall = _rapid_fall(record, analyte, rule.param("fall_fraction"), rule.param("fall_within_days"))
-        falls = _successive_falls(record, analyte, rule.parameters.get("successive_falls"))
+        series = record.series(analyte)
+        if not series or series[-1].effective < oldest:
+            continue  # a trend is news only when its latest result is
+        within = rule.param("fall_within_days")
+        fall = _rapid_fall(series, rule.param("fall_fraction"), within)
+        falls = _successive_falls(series, rule.parameters.get("successive_falls"), within)
         if fall or falls:
             problems.append(f"{pack.concepts[analyte].display} fell {fall or falls}")
+            last = series[-1]
+            headlines.append(f"{pack.concepts[analyte].display} falling ({number(last.value)} "
+                             f"{display_unit(last.unit)} on {last.effective.date()})")  # fmt: skip
             indicators.append("warning")
-    rise = _creatinine_rise(record, rule.parameters.get("creatinine_rise"))
+    creatinine = record.series("creatinine")
+    recent = bool(creatinine) and creatinine[-1].effective >= oldest
+    rise = _creatinine_rise(creatinine, rule.parameters.get("creatinine_rise")) if recent else None
     if rise:
         problems.append(f"creatinine rose {rise}")
+        headlines.append("creatinine rising")
         indicators.append("warning")
     if not problems:
         return []
     indicator = min(indicators, key=lambda i: SEVERITY[i])
-    return [Finding(rule.id, "abnormal", {"drug_label": uses[0].label}, items=tuple(problems), indicator=indicator)]
+    headline = headlines[0] + (f" and {len(headlines) - 1} more" if len(headlines) > 1 else "")
+    headline = (headline[0].upper() + headline[1:])[:HEADLINE_WIDTH]
+    values = {"drug_label": uses[0].label, "headline": headline}
+    return [Finding(rule.id, "abnormal", values, items=tuple(problems), indicator=indicator)]
 
 
 def number(value: float) -> str:
@@ -201,8 +215,7 @@ def _breaches(value: float, limit: dict) -> bool:
     return value < limit["below"] if "below" in limit else value > limit["above"]
 
 
-def _rapid_fall(record: PatientRecord, analyte: str, fraction: float, within_days: int) -> str | None:
-    results = record.series(analyte)
+def _rapid_fall(results: list[LabResult], fraction: float, within_days: int) -> str | None:
     if len(results) < 2:
         return None
     previous, latest = results[-2], results[-1]
@@ -215,25 +228,32 @@ def _rapid_fall(record: PatientRecord, analyte: str, fraction: float, within_day
     )
 
 
-def _successive_falls(record: PatientRecord, analyte: str, spec: dict | None) -> str | None:
-    """The last `count` results each fell by more than `fraction` from the one before."""
+def _successive_falls(results: list[LabResult], spec: dict | None, within_days: int) -> str | None:
+    """The last `count` results each fell by more than `fraction` from the one before, one monitoring interval
+    apart at most (`within_days`), or ending below the lower limit of the result's own reference range: a drift
+    over years inside the normal range is not a warning sign."""
     if not spec:
         return None
-    results = record.series(analyte)[-(spec["count"] + 1) :]
+    results = results[-(spec["count"] + 1) :]
     if len(results) <= spec["count"]:
         return None
+    last = results[-1]
+    below_normal = last.low is not None and last.value < last.low
+    steps = zip(results, results[1:], strict=False)
+    if not below_normal and any((b.effective - a.effective).days > within_days for a, b in steps):
+        return None
     if all((a.value - b.value) / a.value > spec["fraction"] for a, b in zip(results, results[1:], strict=False)):
-        first, last = results[0], results[-1]
+        first = results[0]
         return (
             f"{spec['count']} times in a row, from {number(first.value)} on {first.effective.date()} "
             f"to {number(last.value)} on {last.effective.date()}"
+            + (f" (below the lower limit {number(last.low)})" if below_normal else "")
         )
     return None
 
 
-def _creatinine_rise(record: PatientRecord, spec: dict | None) -> str | None:
+def _creatinine_rise(results: list[LabResult], spec: dict | None) -> str | None:
     """The latest creatinine is more than `fraction` above the lowest of the previous `over_days`."""
-    results = record.series("creatinine")
     if not spec or len(results) < 2:
         return None
     latest = results[-1]
@@ -249,17 +269,22 @@ def _creatinine_rise(record: PatientRecord, spec: dict | None) -> str | None:
 
 
 def evaluate_inr(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
-    """MON-05: azathioprine started, changed or stopped with a coumarin (or the reverse) and no recent INR."""
+    """MON-05: azathioprine started or changed with a coumarin, or a coumarin started or changed with azathioprine,
+    and no recent INR. An unchanged renewal of either is not a change (record/therapy.py)."""
     drafts = record.drafts_in_scope
     pairs = [
         (d, o)
         for d in drafts
-        if d.has(rule.drug)
+        if d.has(rule.drug) and therapy_of(record, rule.drug, d).is_news
         for o in record.active_medications + record.drafts
         if o.concepts & rule.interactants
     ]
     pairs += [
-        (d, o) for d in drafts if d.concepts & rule.interactants for o in record.active_medications if o.has(rule.drug)
+        (d, o)
+        for d in drafts
+        if (coumarin := min(d.concepts & rule.interactants, default=None)) and therapy_of(record, coumarin, d).is_news
+        for o in record.active_medications
+        if o.has(rule.drug)
     ]
     if not pairs:
         return []

@@ -94,7 +94,7 @@ def _factor(rule: Rule, row: dict) -> float | None:
 def baseline_test(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
     """MON-04: a new start with no TPMT or NUDT15 result on file."""
     uses = focus_uses(rule, record)
-    if not uses or not is_new_start(record, rule.drug, rule.param("new_start_gap_days")):
+    if not uses or not is_new_start(record, rule.drug):
         return []
     if record.phenotypes or record.has_pgx_result:
         return []

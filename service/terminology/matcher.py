@@ -10,6 +10,7 @@ from functools import lru_cache
 import orjson
 
 from service.knowledge import Code, KnowledgePack
+from service.terminology.names import NameReader
 from service.terminology.units import factor_table
 
 # Other spellings of the code-system URIs seen in EHR payloads (OIDs are common in C-CDA-derived data).
@@ -19,6 +20,16 @@ SYSTEM_ALIASES = {
     "urn:oid:2.16.840.1.113883.6.1": "http://loinc.org",
     "https://loinc.org": "http://loinc.org",
     "urn:oid:2.16.840.1.113883.6.73": "http://www.whocc.no/atc",
+    "urn:oid:2.16.840.1.113883.6.96": "http://snomed.info/sct",
+    "urn:oid:2.16.840.1.113883.6.90": "http://hl7.org/fhir/sid/icd-10-cm",
+}
+ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"  # hierarchical: a pack code stands for every code below it
+SYSTEM_LABELS = {
+    "http://www.nlm.nih.gov/research/umls/rxnorm": "RxNorm",
+    "http://snomed.info/sct": "SNOMED",
+    ICD10CM: "ICD-10-CM",
+    "http://loinc.org": "LOINC",
+    "http://hl7.org/fhir/sid/cvx": "CVX",
 }
 
 
@@ -34,6 +45,8 @@ class Match:
     evidence: str
     strength_mg: float | None = None
     unverified: bool = False
+    code_label: str = ""  # "SNOMED 34000006": the coding that matched, for naming what was found
+    history: frozenset[str] = frozenset()  # concepts a name gave as history ("Past pregnancy history of ...")
 
 
 class Terminology:
@@ -44,7 +57,8 @@ class Terminology:
         synonyms: dict[str, str] = {}
         for concept in pack.concepts.values():
             for code in concept.codes:
-                self._by_code[(code.system, code.code)] = (concept.id, code)
+                key = code.code.replace(".", "") if code.system == ICD10CM else code.code
+                self._by_code[(code.system, key)] = (concept.id, code)
             for word in concept.text:
                 synonyms[word] = concept.id
         # Lab results are converted to the analyte's canonical unit with this table (generic and own factors).
@@ -57,6 +71,30 @@ class Terminology:
         # Names repeat across calls (the same lab and drug displays); the scan is pure, so remember recent ones.
         self._scan_text = lru_cache(maxsize=8192)(self._scan_text_uncached)
         self._matches: dict[bytes, Match | None] = {}
+        self._names = NameReader(pack)
+        self._read_name = lru_cache(maxsize=8192)(self._read_name_uncached)
+
+    def match_entry(self, codeable: object, extra_text: Iterable[str] = ()) -> Match | None:
+        """A problem-list or allergy entry: by code first; by name only as the last resort, negation- and
+        history-aware ("Not pregnant" is no pregnancy) and honouring each concept's exclusions."""
+        codeable = codeable if isinstance(codeable, dict) else {}
+        codings = [c for c in _list(codeable.get("coding")) if isinstance(c, dict)]
+        found = self._match_codes(codings)
+        if found:
+            return found
+        texts = [codeable.get("text"), *(c.get("display") for c in codings), *extra_text]
+        for text in texts:
+            if isinstance(text, str) and text:
+                read = self._read_name(text[:500])
+                if read:
+                    return read
+        return None
+
+    def _read_name_uncached(self, text: str) -> Match | None:
+        reading = self._names.read(text)
+        if reading is None:
+            return None
+        return Match(concepts=reading.concepts, evidence=f"name '{text[:60]}'", history=reading.history)
 
     def _match_cached(self, key: bytes, codeable: object, extra_text: tuple[str, ...]) -> Match | None:
         try:
@@ -100,12 +138,14 @@ class Terminology:
             return None
         strengths = {code.strength_mg for _, code in hits if code.strength_mg}
         first = hits[0][1]
-        label = "RxNorm" if "rxnorm" in first.system else first.system.rsplit("/", 1)[-1].upper()
+        label = SYSTEM_LABELS.get(first.system) or first.system.rsplit("/", 1)[-1].upper()
+        sent = next(c["code"].strip() for c in codings if self._lookup(c) == hits[0])  # "K50.90", not the pack's K50
         return Match(
             concepts=frozenset(concept for concept, _ in hits),
-            evidence=f"{label} code {first.code}",
+            evidence=f"{label} code {sent}",
             strength_mg=strengths.pop() if len(strengths) == 1 else None,
             unverified=all(code.status == "K" for _, code in hits),
+            code_label=f"{label} {sent}",
         )
 
     def _match_text(self, texts: Iterable[str]) -> Match | None:
@@ -132,6 +172,13 @@ class Terminology:
         if exact:
             return exact
         system = SYSTEM_ALIASES.get(system.rstrip("/"), system.rstrip("/"))
+        if system == ICD10CM:
+            compact = code.replace(".", "").strip().upper()
+            for length in range(len(compact), 2, -1):  # K50.90 -> K5090, K509, K50
+                hit = self._by_code.get((system, compact[:length]))
+                if hit:
+                    return hit
+            return None
         return self._by_code.get((system, code.strip()))
 
 

@@ -59,3 +59,14 @@ def convert(value: object, unit: str | None, factors: dict[str, float]) -> float
         return None
     factor = factors.get(normalise_unit(unit) if isinstance(unit, str) else "")
     return None if factor is None else float(value) * factor
+
+
+UCUM_FOR_READERS = {"10*9/L": "x10^9/L", "10*12/L": "x10^12/L", "{INR}": "", "mL/min/{1.73_m2}": "mL/min/1.73 m2"}
+
+
+def display_unit(unit: str) -> str:
+    """A UCUM unit as a card reader expects it ("10*9/L" -> "x10^9/L"); annotations lose their braces, which card
+    text must never show."""
+    if unit in UCUM_FOR_READERS:
+        return UCUM_FOR_READERS[unit]
+    return unit.replace("{", "").replace("}", "").replace("_", " ")
