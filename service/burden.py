@@ -41,7 +41,7 @@ class Tally:
         per_100 = 100 / self.calls if self.calls else 0
         return {
             "calls": self.calls,
-            "statuses": dict(self.statuses),
+            "statuses": {str(status): count for status, count in sorted(self.statuses.items())},
             "calls_with_warning_or_critical": self.loud_calls,
             "share_with_warning_or_critical": round(self.loud_calls / self.calls, 4) if self.calls else 0,
             "cards_per_100_calls": {

@@ -109,8 +109,8 @@ def test_unreadable_draft_entries_are_listed():
     assert record.unreadable_drafts == [
         "Entry 1 of draftOrders is not a FHIR resource.",
         "Entry 2 of draftOrders is not a FHIR resource.",
-        "MedicationRequest/x names no medication.",
-    ]
+    ]  # a draft that names no medication yet is one being filled in, not unreadable data (issue 12)
+    assert record.drafts == []
 
 
 def test_withdrawn_and_non_medication_drafts_are_skipped():
@@ -156,3 +156,59 @@ def test_clinical_data_is_read_only_when_azathioprine_is_involved():
         {"medicationRequests": bundle([]), "labs": bundle([observation("w", "6690-2", 5, "10*9/L", "2026-11-01")])},
     )
     assert record.labs == []
+
+
+def test_supply_end_from_duration_and_repeats_or_validity_period():
+    order = med_request("a", AZATHIOPRINE, status="completed", authored="2026-06-01")
+    order["dispenseRequest"] = {"expectedSupplyDuration": {"value": 30, "code": "d"}, "numberOfRepeatsAllowed": 2}
+    record = build("patient-view", labs_and_meds([order]))
+    assert record.medications[0].supply_end == datetime(2026, 8, 30, tzinfo=UTC)  # 30 days x (1 + 2 repeats)
+    order["dispenseRequest"]["validityPeriod"] = {"end": "2026-07-15"}
+    assert build("patient-view", labs_and_meds([order])).medications[0].supply_end == datetime(2026, 7, 15, tzinfo=UTC)
+
+
+def condition(code_or_text, when=None, status="active", **extra) -> dict:
+    code = (
+        {"text": code_or_text}
+        if " " in code_or_text
+        else {"coding": [{"system": "http://snomed.info/sct", "code": code_or_text}]}
+    )
+    resource = {"resourceType": "Condition", "id": "c", "code": code, **extra,
+                "clinicalStatus": {"coding": [{"code": status}]}}  # fmt: skip
+    if when:
+        resource["onsetDateTime"] = when
+    return resource
+
+
+def current(*conditions) -> set[str]:
+    prefetch = labs_and_meds([med_request("a", AZATHIOPRINE)]) | {"conditions": bundle(list(conditions))}
+    return set().union(*(entry.current for entry in build("patient-view", prefetch).conditions))
+
+
+def test_a_pregnancy_recorded_longer_ago_than_the_pack_window_is_not_current():
+    assert current(condition("72892002", "2026-03-01")) == {"pregnancy"}  # 273 days: within 42 weeks
+    assert current(condition("72892002", "2023-11-01")) == set()  # three years, never closed
+    assert current(condition("72892002")) == {"pregnancy"}  # undated: the card says no date was recorded
+
+
+def test_history_counts_only_where_the_concept_says_so():
+    assert current(condition("History of malignant neoplasm of breast", "2015-01-01")) == {"malignancy"}
+    assert current(condition("History of renal transplant", "2010-01-01")) == {"kidney-transplant"}
+    assert current(condition("Past pregnancy history of miscarriage", "2026-11-01")) == set()
+
+
+def test_status_abatement_and_verification_still_decide_first():
+    assert current(condition("72892002", "2026-10-01", status="resolved")) == set()
+    assert current(condition("72892002", "2026-10-01", abatementDateTime="2026-11-01")) == set()
+    refuted = condition("72892002", "2026-10-01", verificationStatus={"coding": [{"code": "refuted"}]})
+    assert current(refuted) == set()
+
+
+def test_a_deceased_patient_is_recorded_as_such():
+    prefetch = labs_and_meds([med_request("a", AZATHIOPRINE)])
+    prefetch["patient"] = {"resourceType": "Patient", "id": "p", "deceasedDateTime": "2026-10-01"}
+    assert build("patient-view", prefetch).deceased == datetime(2026, 10, 1, tzinfo=UTC)
+    prefetch["patient"] = {"resourceType": "Patient", "id": "p", "deceasedBoolean": True}
+    assert build("patient-view", prefetch).deceased is True
+    prefetch["patient"] = {"resourceType": "Patient", "id": "p", "deceasedDateTime": "2027-01-01"}  # not yet
+    assert build("patient-view", prefetch).deceased is None

@@ -203,3 +203,84 @@ def test_findings_come_most_severe_first():
     indicators = [finding.indicator or rule.indicator_for(finding.variant) for rule, finding in evaluate(PACK, record)]
     assert indicators[0] == "critical" and "warning" in indicators and indicators[-1] == "info"
     assert indicators == sorted(indicators, key=["critical", "warning", "info"].index)
+
+
+class TestNews:
+    """Issue 12: interaction cards on order hooks are for a new combination, a start, a restart or a dose change."""
+
+    def test_an_unchanged_renewal_beside_a_long_standing_partner_is_silent(self):
+        drafts = [use("MedicationRequest/d", "azathioprine", "draft", True, True, days_ago=0)]
+        meds = [
+            use("MedicationRequest/a", "azathioprine", days_ago=300),
+            use("MedicationRequest/l", "lisinopril", days_ago=900),
+        ]
+        assert found("order-sign", drafts, meds, RECENT_CBC) == []
+
+    def test_a_partner_begun_since_the_last_azathioprine_order_is_news(self):
+        drafts = [use("MedicationRequest/d", "azathioprine", "draft", True, True, days_ago=0)]
+        meds = [
+            use("MedicationRequest/a", "azathioprine", days_ago=300),
+            use("MedicationRequest/l", "lisinopril", days_ago=40),
+        ]
+        assert found("order-sign", drafts, meds, RECENT_CBC) == [("DDI-04", "ordered", "warning")]
+
+    def test_starting_azathioprine_beside_a_long_standing_partner_is_news(self):
+        drafts = [use("MedicationRequest/d", "azathioprine", "draft", True, True, days_ago=0)]
+        meds = [use("MedicationRequest/l", "lisinopril", days_ago=900)]
+        assert ("DDI-04", "ordered", "warning") in found("order-select", drafts, meds, RECENT_CBC)
+
+    def test_renewing_the_partner_beside_older_azathioprine_unchanged_is_silent(self):
+        drafts = [use("MedicationRequest/d", "lisinopril", "draft", True, True, days_ago=0)]
+        meds = [
+            use("MedicationRequest/a", "azathioprine", days_ago=1200),
+            use("MedicationRequest/l", "lisinopril", days_ago=900),
+        ]
+        assert found("order-sign", drafts, meds, RECENT_CBC) == []
+
+    def test_renewing_the_partner_is_news_once_when_azathioprine_began_after_its_last_order(self):
+        drafts = [use("MedicationRequest/d", "lisinopril", "draft", True, True, days_ago=0)]
+        meds = [
+            use("MedicationRequest/a", "azathioprine", days_ago=300),
+            use("MedicationRequest/l", "lisinopril", days_ago=900),
+        ]
+        assert found("order-sign", drafts, meds, RECENT_CBC) == [("DDI-04", "ordered", "warning")]
+
+    def test_a_critical_pair_shows_on_every_renewal(self):
+        drafts = [use("MedicationRequest/d", "azathioprine", "draft", True, True, days_ago=0)]
+        meds = [
+            use("MedicationRequest/a", "azathioprine", days_ago=300),
+            use("MedicationRequest/f", "febuxostat", days_ago=900),
+        ]
+        assert found("order-sign", drafts, meds, RECENT_CBC) == [("DDI-01", "ordered", "critical")]
+
+
+class TestDeceased:
+    def test_no_monitoring_or_interaction_cards_after_death(self):
+        drafts = [use("MedicationRequest/d", "azathioprine", "draft", True, True, days_ago=0)]
+        meds = [use("MedicationRequest/f", "febuxostat", days_ago=10)]
+        record = PatientRecord(
+            "p1", "order-select", NOW, drafts=drafts, medications=meds, deceased=NOW - timedelta(days=3)
+        )
+        kinds = {rule.kind for rule, _ in evaluate(PACK, record)}
+        assert not kinds & {"interaction", "cbc-schedule", "lab-threshold"} and "new-start" in kinds
+        on_file = [*meds, use("MedicationRequest/a", "azathioprine")]
+        chart = PatientRecord("p1", "patient-view", NOW, medications=on_file, deceased=True)
+        assert evaluate(PACK, chart) == []
+
+
+def test_threshold_summaries_name_the_analyte_value_unit_and_date():
+    meds = [use("MedicationRequest/a", "azathioprine", days_ago=400)]
+    normal = [
+        LabResult(analyte, "x", value, "10*9/L", NOW - timedelta(days=2), "final")
+        for analyte, value in (("wbc", 6.0), ("platelets", 250.0))
+    ]
+    low = [LabResult("neutrophils", "751-8", 0.8, "10*9/L", NOW - timedelta(days=2), "final")]
+    record = PatientRecord("p1", "patient-view", NOW, medications=meds, labs=low + normal)
+    ((rule, finding),) = [(r, f) for r, f in evaluate(PACK, record) if r.id == "MON-03"]
+    from service.render import render_cards
+
+    (card,) = render_cards(PACK, [(rule, finding)], "p1")
+    assert card["summary"].startswith(f"Neutrophil count 0.8 x10^9/L on {(NOW - timedelta(days=2)).date()}")
+    old = [LabResult("neutrophils", "751-8", 0.8, "10*9/L", NOW - timedelta(days=91), "final")]
+    record = PatientRecord("p1", "patient-view", NOW, medications=meds, labs=old + normal)
+    assert not [r for r, _ in evaluate(PACK, record) if r.id == "MON-03"]  # older than the 90-day window

@@ -71,5 +71,5 @@ def test_info_cards_can_be_switched_off(make_app):
 
 
 def test_data_notices_are_repeated_on_order_sign(client):
-    body = cards_for(client, "order-sign-draft-without-medication", FIXTURES)
+    body = cards_for(client, "order-sign-draft-naming-unsent-medication", FIXTURES)
     assert card_keys(body) == [("DATA-01", "info")]

@@ -14,7 +14,13 @@ from service.protocol.call import HookCall
 from service.record.clinical import current_concepts, read_coded_entries, read_observations
 from service.record.dates import parse_fhir_datetime
 from service.record.genomics import GenomicsReader
-from service.record.medications import MEDICATION_TYPES, MedicationIndex, Unreadable, read_medication
+from service.record.medications import (
+    MEDICATION_TYPES,
+    MedicationIndex,
+    NoMedicationYet,
+    Unreadable,
+    read_medication,
+)
 from service.record.model import WITHDRAWN_STATUSES, PatientRecord
 from service.terminology import Terminology
 
@@ -61,6 +67,8 @@ class RecordBuilder:
                 use = read_medication(
                     resource, index, self._terminology, now, is_draft=True, is_selected=reference in call.selections
                 )
+            except NoMedicationYet:
+                continue  # a draft still being filled in: nothing to check yet, and nothing wrong with the data
             except Unreadable as problem:
                 record.unreadable_drafts.append(str(problem))
                 continue

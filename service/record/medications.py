@@ -19,6 +19,11 @@ class Unreadable(Exception):
     """A medication resource the rules cannot use; the message says why, for an info card."""
 
 
+class NoMedicationYet(Unreadable):
+    """A medication resource that names no medication at all: for a draft, one still being filled in (the CDS
+    Hooks sandbox's Rx View opens with such a draft), which is not a data-quality problem."""
+
+
 @dataclass(frozen=True)
 class MedicationIndex:
     """Medication resources sent alongside the orders (Bundle entries), by "Medication/<id>"."""
@@ -111,11 +116,11 @@ def _identify(
     resource: dict, index: MedicationIndex, terminology: Terminology, reference: str
 ) -> tuple[Match | None, str]:
     concept = resource.get("medicationCodeableConcept")
-    if isinstance(concept, dict):
+    if isinstance(concept, dict) and (concept.get("coding") or concept.get("text")):
         return terminology.match(concept), _label(concept) or reference
     pointer = resource.get("medicationReference")
-    if not isinstance(pointer, dict):
-        raise Unreadable(f"{reference} names no medication.")
+    if not isinstance(pointer, dict) or not (pointer.get("reference") or pointer.get("display")):
+        raise NoMedicationYet(f"{reference} names no medication.")
     display = pointer.get("display") if isinstance(pointer.get("display"), str) else ""
     medication = _resolve(pointer.get("reference"), resource, index)
     if medication is None:

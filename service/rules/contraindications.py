@@ -88,21 +88,25 @@ def _window_basis(entry, wanted: set[str], pack: KnowledgePack, record: PatientR
 
 
 def _positive_test(record: PatientRecord, spec: dict | None) -> str | None:
-    """A positive qualitative result (e.g. hCG) within the pack's window, described for the card."""
+    """A positive qualitative hCG, or a quantitative one above the pack's cut-off, within the pack's window."""
     if not spec:
         return None
     window = timedelta(days=spec["within_days"])
+    quantitative = spec.get("quantitative") or {}
     for result in record.labs:
-        if result.analyte != spec["analyte"]:
-            continue
-        words = result.text
-        positive = (
-            ("positive" in words or "detected" in words) and "negative" not in words and "not detected" not in words
-        )
         recent = result.effective is not None and record.now - result.effective <= window
-        if positive and recent and result.status in COUNTABLE:
+        if not recent or result.status not in COUNTABLE:
+            continue
+        if result.analyte == spec["analyte"] and _says_positive(result.text):
             return f"positive pregnancy test on {result.effective.date()}"
+        above = quantitative.get("above")
+        if result.analyte == quantitative.get("analyte") and result.value is not None and result.value > above:
+            return f"hCG {result.value:.0f} IU/L on {result.effective.date()} (above {above})"
     return None
+
+
+def _says_positive(words: str) -> bool:
+    return ("positive" in words or "detected" in words) and "negative" not in words and "not detected" not in words
 
 
 def prior_drug(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:

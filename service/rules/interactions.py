@@ -36,7 +36,9 @@ def evaluate(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Fin
             seen.add(pair)
             theirs = _first(partner, wanted)
             finding = _ordered(rule, pack, draft, mine, partner, theirs, origin, record)
-            if _is_news(record, draft, mine, partner, theirs, origin):
+            # A pair the pack calls critical (contraindicated, or to be avoided) is never "established": it shows
+            # on every order. Warnings and reminders show when the order is news.
+            if rule.indicator == "critical" or _is_news(record, draft, mine, partner, theirs, origin):
                 findings.append(finding)
             elif rule.parameters.get("unchanged_renewal") == "info":  # the source asks for a reminder
                 findings.append(replace(finding, indicator="info"))

@@ -190,7 +190,9 @@ def evaluate_thresholds(rule: Rule, record: PatientRecord, pack: KnowledgePack) 
     rise = _creatinine_rise(creatinine, rule.parameters.get("creatinine_rise")) if recent else None
     if rise:
         problems.append(f"creatinine rose {rise}")
-        headlines.append("creatinine rising")
+        last = creatinine[-1]
+        when = last.effective.date()
+        headlines.append(f"creatinine rising ({number(last.value)} {display_unit(last.unit)} on {when})")
         indicators.append("warning")
     if not problems:
         return []
