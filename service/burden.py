@@ -20,6 +20,7 @@ from service.hooks import SERVICES
 from service.hooks.pipeline import HookEngine
 from service.knowledge import KnowledgePack
 from service.protocol import HookCall, InvalidCall, SchemaViolation, check_request
+from service.replay import json_files
 from service.terminology import Terminology
 
 LOUD = ("warning", "critical")
@@ -87,7 +88,7 @@ def run(
 ) -> Burden:
     engine = HookEngine(pack, fhir_client=None)  # everything comes in the prefetch: no call-backs
     terminology = Terminology(pack)
-    files = population.bundle_paths(paths)
+    files = json_files(paths)
     burden = Burden(now)
     for done, path in enumerate(files, 1):
         try:

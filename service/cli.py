@@ -144,7 +144,7 @@ def _replay(args) -> int:
             return 2
         signer = TokenSigner(args.sign_key, args.iss, args.kid)
     sender = replay.OverHttp(args.url, signer) if args.url else replay.InProcess()
-    paths = replay.fixture_paths(args.paths)
+    paths = replay.json_files(args.paths)
     failures = 0
     for path in paths:
         try:

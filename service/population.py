@@ -49,14 +49,6 @@ class PatientFile:
         return self.patient.get("id") or self.path.stem
 
 
-def bundle_paths(paths: list[str]) -> list[Path]:
-    found: list[Path] = []
-    for name in paths:
-        path = Path(name)
-        found += sorted(path.rglob("*.json")) if path.is_dir() else [path]
-    return found
-
-
 def read_patient_file(path: Path) -> PatientFile:
     try:
         bundle = orjson.loads(path.read_bytes())

@@ -30,7 +30,8 @@ class Outcome:
     problems: tuple[str, ...]  # differences from the fixture's expected outcome
 
 
-def fixture_paths(paths: list[str]) -> list[Path]:
+def json_files(paths: list[str]) -> list[Path]:
+    """The files named, and the *.json files below the folders named, each folder's in sorted order."""
     found: list[Path] = []
     for name in paths:
         path = Path(name)

@@ -53,6 +53,20 @@ def test_allopurinol_dose_update_is_about_a_third(client):
     assert order["contained"][0]["id"] == "aza25"
 
 
+def test_allopurinol_dose_update_of_150_mg_is_50_mg_not_25(client):
+    """A third of 150 mg is 50 mg, a whole 25 mg step (the pack's 0.33 gives 49.5: not a reason to halve it)."""
+    body = cards_for(client, "dose-04-full-dose-with-allopurinol-on-chart")
+    assert card_keys(body) == [("DOSE-04", "critical")] and "suggestions" not in body["cards"][0]  # no draft to update
+    fixture = load_fixture(FIXTURES / "rules" / "dose-04-full-dose-with-allopurinol-on-chart.json")
+    request = fixture["request"]
+    draft = dict(request["prefetch"]["medicationRequests"]["entry"][0]["resource"], id="draft", status="draft")
+    request |= {"hook": "order-sign"}
+    request["context"]["draftOrders"] = {"resourceType": "Bundle", "entry": [{"resource": draft}]}
+    response = post_json(client, "/cds-services/azathioprine-order-sign", request)
+    card = next(c for c in response.get_json()["cards"] if c["source"]["topic"]["code"] == "DOSE-04")
+    assert daily_mg(update_action(card)) == 50
+
+
 def test_order_sign_repeats_only_warning_and_critical_by_default(make_app):
     fixture = load_fixture(FIXTURES / "rules" / "data-03-no-weight.json")  # an info card on both order hooks
     body = fixture["request"] | {"hook": "order-sign"}

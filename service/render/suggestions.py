@@ -87,7 +87,8 @@ def reduced_order(finding: Finding, step_mg: float) -> dict | None:
         return None
     if not isinstance(lines, list) or len(lines) != 1 or not isinstance(lines[0], dict):
         return None
-    daily = max(step_mg, math.floor(use.dose.high * finding.dose_factor / step_mg) * step_mg)
+    # Down to a whole step, with a tenth of a step's tolerance: "a third" of 150 mg is 50 mg, though 0.33 x 150 is 49.5.
+    daily = max(step_mg, math.floor(use.dose.high * finding.dose_factor / step_mg + 0.1) * step_mg)
     order = copy.deepcopy(use.resource)
     order.setdefault("intent", "order")  # drafts from the sandbox omit it; R4 requires it
     line = {

@@ -6,7 +6,6 @@ an active medication. On patient-view, two active medications make the card.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 
 from service.knowledge import KnowledgePack, Rule
@@ -40,26 +39,26 @@ def evaluate(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Fin
             # on every order. Warnings and reminders show when the order is news.
             if rule.indicator == "critical" or _is_news(record, draft, mine, partner, theirs, origin):
                 findings.append(finding)
-            elif rule.parameters.get("unchanged_renewal") == "info":  # the source asks for a reminder
-                findings.append(replace(finding, indicator="info"))
     return findings
 
 
 def _is_news(record: PatientRecord, draft: MedicationUse, mine: str, partner: MedicationUse, theirs: str, origin: str):
     """A pair is news when this order starts, restarts or changes the dose of its drug, when both drugs are being
-    ordered and either is news, or when the other drug began after the last order of this one (a combination
-    formed since the last prescribing decision). An unchanged renewal beside a long-standing partner is not."""
+    ordered and either is news, or when the other drug's course began after the last order of this one (a
+    combination formed since the last prescribing decision). An unchanged renewal beside a long-standing partner is
+    not, however recently the partner itself was renewed."""
     own = therapy_of(record, mine, draft)
     if own.is_news:
         return True
     if origin == "other-draft":
         return therapy_of(record, theirs, partner).is_news
-    if partner.start is None:
+    began = therapy_of(record, theirs).since or partner.start
+    if began is None:
         return False  # undated: nothing says the combination is new
     decided = own.previous.start if own.previous and own.previous.start else None
     if decided is None:
-        return record.now - partner.start <= timedelta(days=record.restart_gap_days)
-    return partner.start > decided
+        return record.now - began <= timedelta(days=record.restart_gap_days)
+    return began > decided
 
 
 def _recently_immunized(rule: Rule, record: PatientRecord, pack: KnowledgePack, draft: MedicationUse) -> list[Finding]:

@@ -255,38 +255,34 @@ def _successive_falls(results: list[LabResult], spec: dict | None, within_days: 
 
 
 def _creatinine_rise(results: list[LabResult], spec: dict | None) -> str | None:
-    """The latest creatinine is more than `fraction` above the lowest of the previous `over_days`."""
+    """The latest creatinine is more than `fraction` above the baseline: the median of the results of the previous
+    `over_days` (a median, so that one low value from a dilute sample or another lab does not become the baseline)."""
     if not spec or len(results) < 2:
         return None
     latest = results[-1]
-    earlier = [r for r in results[:-1] if (latest.effective - r.effective).days <= spec["over_days"]]
-    lowest = min(earlier, key=lambda r: r.value, default=None)
-    if lowest is None or (latest.value - lowest.value) / lowest.value <= spec["fraction"]:
+    earlier = sorted(r.value for r in results[:-1] if (latest.effective - r.effective).days <= spec["over_days"])
+    if not earlier:
         return None
-    rise = (latest.value - lowest.value) / lowest.value
+    middle = len(earlier) // 2
+    baseline = earlier[middle] if len(earlier) % 2 else (earlier[middle - 1] + earlier[middle]) / 2
+    rise = (latest.value - baseline) / baseline
+    if rise <= spec["fraction"]:
+        return None
     return (
-        f"by {rise:.0%} within a year, from {number(lowest.value)} on {lowest.effective.date()} "
+        f"by {rise:.0%} within a year, from a median of {number(baseline)} over the previous year "
         f"to {number(latest.value)} umol/L on {latest.effective.date()}"
     )
 
 
 def evaluate_inr(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
-    """MON-05: azathioprine started or changed with a coumarin, or a coumarin started or changed with azathioprine,
-    and no recent INR. An unchanged renewal of either is not a change (record/therapy.py)."""
-    drafts = record.drafts_in_scope
+    """MON-05: azathioprine started, restarted or its dose changed while a coumarin is taken, and no recent INR.
+    An unchanged renewal is not a change (record/therapy.py); a coumarin ordered beside azathioprine is DDI-03."""
     pairs = [
         (d, o)
-        for d in drafts
+        for d in record.drafts_in_scope
         if d.has(rule.drug) and therapy_of(record, rule.drug, d).is_news
         for o in record.active_medications + record.drafts
         if o.concepts & rule.interactants
-    ]
-    pairs += [
-        (d, o)
-        for d in drafts
-        if (coumarin := min(d.concepts & rule.interactants, default=None)) and therapy_of(record, coumarin, d).is_news
-        for o in record.active_medications
-        if o.has(rule.drug)
     ]
     if not pairs:
         return []

@@ -77,18 +77,8 @@ class Terminology:
     def match_entry(self, codeable: object, extra_text: Iterable[str] = ()) -> Match | None:
         """A problem-list or allergy entry: by code first; by name only as the last resort, negation- and
         history-aware ("Not pregnant" is no pregnancy) and honouring each concept's exclusions."""
-        codeable = codeable if isinstance(codeable, dict) else {}
-        codings = [c for c in _list(codeable.get("coding")) if isinstance(c, dict)]
-        found = self._match_codes(codings)
-        if found:
-            return found
-        texts = [codeable.get("text"), *(c.get("display") for c in codings), *extra_text]
-        for text in texts:
-            if isinstance(text, str) and text:
-                read = self._read_name(text[:500])
-                if read:
-                    return read
-        return None
+        codings, texts = _codings_and_texts(codeable, extra_text)
+        return self._match_codes(codings) or next(filter(None, (self._read_name(t[:500]) for t in texts)), None)
 
     def _read_name_uncached(self, text: str) -> Match | None:
         reading = self._names.read(text)
@@ -116,13 +106,8 @@ class Terminology:
         return self._match_cached(key, codeable, extra_text)
 
     def _match_uncached(self, codeable: object, extra_text: tuple[str, ...]) -> Match | None:
-        codeable = codeable if isinstance(codeable, dict) else {}
-        codings = [c for c in _list(codeable.get("coding")) if isinstance(c, dict)]
-        found = self._match_codes(codings)
-        if found:
-            return found
-        texts = [codeable.get("text"), *(c.get("display") for c in codings), *extra_text]
-        return self._match_text(t for t in texts if isinstance(t, str) and t)
+        codings, texts = _codings_and_texts(codeable, extra_text)
+        return self._match_codes(codings) or self._match_text(texts)
 
     def code_match(self, codings: Iterable[dict]) -> tuple[str, str] | None:
         """The (concept id, code) of the first coding found in the pack, for labs and orders."""
@@ -180,6 +165,14 @@ class Terminology:
                     return hit
             return None
         return self._by_code.get((system, code.strip()))
+
+
+def _codings_and_texts(codeable: object, extra_text: Iterable[str]) -> tuple[list[dict], list[str]]:
+    """A CodeableConcept's codings, and its texts in the order names are tried: text, displays, then extra text."""
+    codeable = codeable if isinstance(codeable, dict) else {}
+    codings = [c for c in _list(codeable.get("coding")) if isinstance(c, dict)]
+    texts = [codeable.get("text"), *(c.get("display") for c in codings), *extra_text]
+    return codings, [t for t in texts if isinstance(t, str) and t]
 
 
 def _list(value: object) -> list:
