@@ -22,8 +22,10 @@ from service.terminology import Terminology
 
 WEIGHT_CODE = "29463-7"
 # Typical adult values and ranges in each analyte's canonical unit, for `--current-monitoring`: synthetic test data
-# that makes a population's monitoring current, not clinical reference values (no rule reads them). A patient's
-# own latest value is carried forward, brought into the range, so that the added results invent no falls or rises.
+# that makes a population's monitoring current and normal, not clinical reference values (no rule reads them). A
+# patient's own latest value is carried forward brought into the range, so that the added results jump as little as
+# possible from the patient's own; a patient whose last count was abnormal gets a normal one (the report then
+# measures a well-monitored, stable population, not these patients' real state: run without the option for that).
 NORMAL_RESULTS = {
     "wbc": (6.5, 4.0, 11.0), "neutrophils": (4.0, 2.0, 7.5), "lymphocytes": (1.8, 1.0, 4.0),
     "platelets": (250.0, 150.0, 400.0), "hemoglobin": (140.0, 120.0, 170.0), "mcv": (90.0, 80.0, 100.0),

@@ -33,6 +33,9 @@ def dose(*lines, strength=None):
         (line(50, code="BID"), None, 100),
         (line(2, "{tbl}", code="BID"), 25, 100),  # 2 tablets of 25 mg twice a day
         (line(1, "TAB", code="TID"), 50, 150),
+        (line(2, "{tablet}", code="QD"), 50, 100),
+        (line(2, "{tab}", code="QD"), 50, 100),
+        (line(2, "1", code="QD"), 50, 100),  # UCUM unity for a count of the product's tablets
         (
             {
                 "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},  # the CDS Hooks sandbox's shape

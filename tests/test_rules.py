@@ -216,6 +216,14 @@ class TestNews:
         ]
         assert found("order-sign", drafts, meds, RECENT_CBC) == []
 
+    def test_a_partner_begun_long_ago_but_after_the_last_azathioprine_order_is_established(self):
+        drafts = [use("MedicationRequest/d", "azathioprine", "draft", True, True, days_ago=0)]
+        meds = [
+            use("MedicationRequest/a", "azathioprine", days_ago=900),
+            use("MedicationRequest/l", "lisinopril", days_ago=800),
+        ]
+        assert found("order-sign", drafts, meds, RECENT_CBC) == []  # 800 days together: past the 90-day gap
+
     def test_a_partner_begun_since_the_last_azathioprine_order_is_news(self):
         drafts = [use("MedicationRequest/d", "azathioprine", "draft", True, True, days_ago=0)]
         meds = [
@@ -240,7 +248,7 @@ class TestNews:
     def test_renewing_the_partner_is_news_once_when_azathioprine_began_after_its_last_order(self):
         drafts = [use("MedicationRequest/d", "lisinopril", "draft", True, True, days_ago=0)]
         meds = [
-            use("MedicationRequest/a", "azathioprine", days_ago=300),
+            use("MedicationRequest/a", "azathioprine", days_ago=40),
             use("MedicationRequest/l", "lisinopril", days_ago=900),
         ]
         assert found("order-sign", drafts, meds, RECENT_CBC) == [("DDI-04", "ordered", "warning")]

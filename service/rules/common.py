@@ -11,8 +11,9 @@ TRANSPLANT, RHEUMATOID = "kidney-transplant", "rheumatoid-arthritis"
 
 def focus_uses(rule: Rule, record: PatientRecord) -> list[MedicationUse]:
     """The uses of the rule's drug the hook asks about: drafts in scope on order hooks, active ones on patient-view."""
-    if record.hook == "patient-view":
-        return [use for use in record.active_medications if use.has(rule.drug)]
+    if record.hook == "patient-view":  # the latest order first: cards name the order the patient is on now
+        active = [use for use in record.active_medications if use.has(rule.drug)]
+        return sorted(active, key=lambda use: use.start or record.now.replace(year=1), reverse=True)
     return [draft for draft in record.drafts_in_scope if draft.has(rule.drug)]
 
 

@@ -44,9 +44,10 @@ def evaluate(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Fin
 
 def _is_news(record: PatientRecord, draft: MedicationUse, mine: str, partner: MedicationUse, theirs: str, origin: str):
     """A pair is news when this order starts, restarts or changes the dose of its drug, when both drugs are being
-    ordered and either is news, or when the other drug's course began after the last order of this one (a
-    combination formed since the last prescribing decision). An unchanged renewal beside a long-standing partner is
-    not, however recently the partner itself was renewed."""
+    ordered and either is news, or when the other drug's course began after the last order of this one and less
+    than the pack's restart gap ago (a combination formed since the last prescribing decision, and not yet through
+    a routine monitoring interval). An unchanged renewal beside a long-standing partner is not, however recently the
+    partner itself was renewed."""
     own = therapy_of(record, mine, draft)
     if own.is_news:
         return True
@@ -55,10 +56,9 @@ def _is_news(record: PatientRecord, draft: MedicationUse, mine: str, partner: Me
     began = therapy_of(record, theirs).since or partner.start
     if began is None:
         return False  # undated: nothing says the combination is new
+    recent = record.now - began <= timedelta(days=record.restart_gap_days)
     decided = own.previous.start if own.previous and own.previous.start else None
-    if decided is None:
-        return record.now - began <= timedelta(days=record.restart_gap_days)
-    return began > decided
+    return recent and (decided is None or began > decided)
 
 
 def _recently_immunized(rule: Rule, record: PatientRecord, pack: KnowledgePack, draft: MedicationUse) -> list[Finding]:
