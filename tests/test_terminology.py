@@ -7,7 +7,8 @@ from helpers import shipped_pack
 
 from service.terminology import Terminology, convert, factor_table
 
-TERMS = Terminology(shipped_pack())
+PACK = shipped_pack()
+TERMS = Terminology(PACK)
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 
 
@@ -110,3 +111,18 @@ def test_lab_codes():
 def test_units(value, unit, canonical, expected):
     result = convert(value, unit, factor_table(canonical))
     assert result == pytest.approx(expected) if expected is not None else result is None
+
+
+@pytest.mark.parametrize(
+    ("name", "concept", "group"),
+    [
+        ("golimumab 50 MG/0.5ML Auto-Injector [Simponi]", "golimumab", "tnf-blockers"),
+        ("Arava 20 mg tablet", "leflunomide", "myelosuppressants"),
+        ("hydroxyurea 500 MG Oral Capsule", "hydroxyurea", "myelosuppressants"),
+        ("Jyseleca 200 mg", "filgotinib", "jak-inhibitors"),
+        ("bendamustine HCl 100 MG Injection", "bendamustine", "alkylating-agents"),
+    ],
+)
+def test_other_members_of_the_modelled_drug_families_are_recognised(name, concept, group):
+    found = TERMS.match({"text": name})
+    assert found and concept in found.concepts and concept in PACK.groups[group]
