@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service.auth import TokenVerifier, TrustStore
 from service.config import ConfigError, Settings
@@ -47,11 +48,19 @@ def create_app(
             "AZA_CDS_AUTH=required needs AZA_CDS_TRUST_FILE naming the EHRs to trust "
             "(or `aza-cds serve --dev` to trust the CDS Hooks sandbox on a development machine)."
         )
+    if settings.auth == "required" and not settings.public_url and not settings.dev:
+        raise ConfigError(
+            "AZA_CDS_AUTH=required needs AZA_CDS_PUBLIC_URL, the URL EHRs call (e.g. https://cds.example.org): "
+            "a token's audience must match it, and it is never taken from the request's Host header."
+        )
     if settings.dev:
         log.warning(
             "DEVELOPER MODE: the CDS Hooks sandbox's published key is trusted and http call-backs to "
             "loopback are allowed. Anyone can mint sandbox tokens: never use --dev with real patient data."
         )
+        if settings.auth == "required" and not settings.public_url:
+            log.warning("AZA_CDS_PUBLIC_URL is not set: in developer mode a token's expected audience follows the "
+                        "request's Host header; set it wherever the service is reachable by others")  # fmt: skip
         if not settings.fhir_allowlist:
             log.warning(
                 "AZA_CDS_FHIR_ALLOWLIST is empty: when a call lacks prefetch data the service answers 412, which the "
@@ -62,6 +71,9 @@ def create_app(
         log.warning("authentication is off (AZA_CDS_AUTH=off): any client can call this service")
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    if settings.trusted_proxies:  # X-Forwarded-* are believed only from this many proxies in front, never by default
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
     if storage is None:
         storage = Storage.sql(settings.sqlalchemy_url, settings.audit_retention_days, settings.audit_flush_seconds)
     metrics = Metrics()

@@ -23,6 +23,7 @@ class Settings:
     auth: str = "required"
     trust_file: Path | None = None
     public_url: str = ""
+    trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-* headers are believed
     dev: bool = False
     max_prefetch_entries: int = 20_000
     fhir_allowlist: tuple[str, ...] = ()
@@ -61,6 +62,7 @@ class Settings:
             auth=auth,
             trust_file=Path(get("TRUST_FILE")) if get("TRUST_FILE") else None,
             public_url=public_url,
+            trusted_proxies=_number(get, "TRUSTED_PROXIES", 0, int, zero_allowed=True),
             dev=_switch(get, "DEV", False),
             max_prefetch_entries=_number(get, "MAX_PREFETCH_ENTRIES", 20_000, int),
             fhir_allowlist=_split(get("FHIR_ALLOWLIST")),

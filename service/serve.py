@@ -8,6 +8,7 @@ from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 
 from service.app import create_app
+from service.config import Settings
 
 
 class GunicornServer(BaseApplication):
@@ -74,5 +75,7 @@ def serve(host: str, port: int, workers: int) -> None:
             # gunicorn's control socket sits at one path per user ($XDG_RUNTIME_DIR or ~/.gunicorn): a second
             # instance on the same machine would take it over. aza-cds is managed by signals, so it opens none.
             "control_socket_disable": True,
+            # gunicorn believes X-Forwarded-Proto from 127.0.0.1 by default; the app decides (AZA_CDS_TRUSTED_PROXIES)
+            "forwarded_allow_ips": "*" if Settings.from_env().trusted_proxies else "",
         }
     ).run()

@@ -136,3 +136,38 @@ def test_sqlite_writers_take_turns_through_a_file_lock(app, tmp_path):
     os.close(other_process)
     writer.join(5)
     assert results == [True]
+
+
+def test_a_row_the_database_refuses_is_dropped_alone_and_the_trail_goes_on(app, caplog):
+    """Issue 13 (2): one poison row used to stay at the head of the queue and block every later row."""
+    store = app.extensions["aza_cds"].storage.audit
+    card = {"uuid": "same-uuid", "indicator": "info", "source": {"topic": {"code": "PREC-05"}}}
+    store.record(row("first"), [card])
+    store.record(row("second"), [card])  # the same card uuid again: the database refuses it (primary key)
+    store.record(row("third"), [])
+    store.flush()
+    with app.extensions["aza_cds"].storage.engine.connect() as connection:
+        written = sorted(connection.execute(select(audit.c.hook_instance)).scalars())
+    assert written == ["first", "third"] and store.poison_rows == 1
+    assert any(r.getMessage().startswith("audit row dropped") for r in caplog.records)
+    store.record(row("fourth"), [])
+    store.flush()
+    assert counts(app)[0] == 3  # nothing left queued behind the dropped row
+
+
+def test_a_nul_character_is_refused_at_the_door_with_its_path(app):
+    fixture = load_fixture(FEBUXOSTAT_CASE)
+    fixture["request"]["hookInstance"] = "x\u0000y"
+    response = post_json(app.test_client(), f"/cds-services/{fixture['service']}", fixture["request"])
+    assert response.status_code == 400 and response.get_json()["path"] == "$.hookInstance"
+
+
+def test_a_nul_that_reaches_the_store_cannot_block_later_rows(app):
+    """Defence in depth behind the schema: PostgreSQL cannot store NUL in text and refuses the row as data."""
+    store = app.extensions["aza_cds"].storage.audit
+    store.record(row("x\u0000y"), [])
+    store.record(row("after"), [])
+    store.flush()
+    with app.extensions["aza_cds"].storage.engine.connect() as connection:
+        written = list(connection.execute(select(audit.c.hook_instance)).scalars())
+    assert "after" in written and len(written) == 2 - store.poison_rows

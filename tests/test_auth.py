@@ -21,6 +21,7 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from sqlalchemy import select, text
 
 from service.auth import AuthError, TokenVerifier, TrustStore
+from service.config import ConfigError
 from service.store.db import open_database
 from service.store.models import token_ids
 from service.store.replay import SqlReplayStore
@@ -56,7 +57,7 @@ def trust_file(tmp_path, keys):
 
 @pytest.fixture
 def secured(make_app, trust_file):
-    return make_app(auth="required", trust_file=str(trust_file))
+    return make_app(auth="required", trust_file=str(trust_file), public_url="http://localhost")
 
 
 def token(keys, path=SERVICE, key="es", header=None, **claims) -> str:
@@ -133,6 +134,9 @@ NEGATIVES = {
     "tampered-claims-same-issuer": lambda keys: swap_claims(token(keys), {"jti": "another"}),
     "crit-header": lambda keys: token(keys, header={"crit": ["exp"]}),
     "unencoded-payload": lambda keys: token(keys, header={"b64": False}),
+    "junk-after-the-signature": lambda keys: token(keys) + "!!",  # base64 decoders skip it; RFC 7515 does not
+    "jti-with-a-nul": lambda keys: token(keys, jti="a\u0000b"),
+    "jti-longer-than-stored": lambda keys: token(keys, jti="j" * 300),
 }
 
 
@@ -166,7 +170,31 @@ REASONS = {
     "tampered-claims-same-issuer": "Signature verification failed",
     "crit-header": "header extensions",
     "unencoded-payload": "malformed token",  # the raw payload is not base64url: refused before the header check
+    "junk-after-the-signature": "malformed token",
+    "jti-with-a-nul": "jti must be",
+    "jti-longer-than-stored": "jti must be",
 }
+
+
+def test_attacker_supplied_header_values_are_cut_in_logs(secured, keys, caplog):
+    for bearer in (token(keys, header={"kid": "k" * 8000}), token(keys, iss="https://" + "e" * 8000)):
+        with caplog.at_level("WARNING", logger="aza_cds"):
+            assert_refused(call(secured.test_client(), bearer))
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("auth refused")]
+    assert len(lines) == 2 and all(len(line) < 400 for line in lines)
+
+
+def test_required_auth_takes_its_audience_from_configuration_only(make_app, trust_file, keys):
+    """Issue 13 (7): without AZA_CDS_PUBLIC_URL the audience followed the Host header, so a token minted for another
+    deployment was accepted. Now the service refuses to start without it (developer mode excepted)."""
+    with pytest.raises(ConfigError, match="AZA_CDS_PUBLIC_URL"):
+        make_app(auth="required", trust_file=str(trust_file))
+    app = make_app(auth="required", trust_file=str(trust_file), public_url="https://cds.example.org")
+    other = token(keys, aud="https://other.example.org" + SERVICE)
+    response = app.test_client().get(SERVICE.rsplit("/", 1)[0], headers={"Authorization": f"Bearer {other}",
+                                                                          "Host": "other.example.org",
+                                                                          "X-Forwarded-Proto": "https"})  # fmt: skip
+    assert response.status_code == 401
 
 
 @pytest.mark.parametrize("case", NEGATIVES, ids=list(NEGATIVES))
@@ -234,8 +262,10 @@ def test_replayed_jti_is_refused(secured, keys):
 
 
 def test_replay_is_refused_across_two_instances_sharing_a_database(make_app, trust_file, keys):
-    first = make_app(auth="required", trust_file=str(trust_file))
-    second = make_app(auth="required", trust_file=str(trust_file))  # same data dir: same SQLite database
+    first = make_app(auth="required", trust_file=str(trust_file), public_url="http://localhost")
+    second = make_app(
+        auth="required", trust_file=str(trust_file), public_url="http://localhost"
+    )  # same data dir: same SQLite database
     bearer = token(keys)
     assert call(first.test_client(), bearer).status_code == 200
     assert_refused(call(second.test_client(), bearer))

@@ -8,7 +8,7 @@ import threading
 
 import httpx
 import pytest
-from helpers import FIXTURES, running_serve, running_serves
+from helpers import FIXTURES, free_port, running_serve, running_serves
 from werkzeug.serving import make_server
 
 from service.cli import main
@@ -91,10 +91,11 @@ def test_replay_signs_each_call_for_a_service_that_requires_tokens(make_app, tmp
     """An integrator's flow: make a client key and trust file, run the service trusting it, replay with signing."""
     assert main(["trust", "new-client", "--iss", "https://integrator.example", "--out", str(tmp_path / "client")]) == 0
     kid = capsys.readouterr().out.split("kid:")[1].strip()
-    app = make_app(auth="required", trust_file=str(tmp_path / "client" / "trust.json"))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"  # the URL the integrator calls is the service's public URL (token audience)
+    app = make_app(auth="required", trust_file=str(tmp_path / "client" / "trust.json"), public_url=url)
+    server = make_server("127.0.0.1", port, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_port}"
     try:
         fixtures = [str(FIXTURES / "order-select-azathioprine-while-on-febuxostat.json")]
         assert main(["replay", "--check", "--url", url, *fixtures]) == 1  # unsigned: 401

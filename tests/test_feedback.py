@@ -74,6 +74,14 @@ def test_repeated_feedback_is_stored_once(app, client):
             {"feedback": [item(overrideReason={"reason": {"display": "no code"}})]},
             "$.feedback[0].overrideReason.reason",
         ),
+        ({"feedback": [item(outcomeTimestamp="9999-12-31T23:59:59-01:00")]}, "$.feedback[0].outcomeTimestamp"),
+        ({"feedback": [item(outcomeTimestamp="0001-01-01T00:00:00+01:00")]}, "$.feedback[0].outcomeTimestamp"),
+        ({"feedback": [item(card="a\u0000b")]}, "$.feedback[0].card"),
+        ({"feedback": [item(overrideReason={"userComment": "x\u0000y"})]}, "$.feedback[0].overrideReason.userComment"),
+        (
+            {"feedback": [item(overrideReason={"reason": {"code": "c\u0000"}})]},
+            "$.feedback[0].overrideReason.reason.code",
+        ),
     ],
     ids=[
         "no-feedback",
@@ -83,6 +91,11 @@ def test_repeated_feedback_is_stored_once(app, client):
         "timestamp-text",
         "timestamp-impossible",
         "reason-without-code",
+        "timestamp-past-year-9999-in-utc",
+        "timestamp-before-year-1-in-utc",
+        "nul-in-card",
+        "nul-in-comment",
+        "nul-in-reason-code",
     ],
 )
 def test_invalid_feedback_is_400_with_path_and_nothing_stored(app, client, body, path):
@@ -181,3 +194,26 @@ def test_several_workers_and_a_killed_one_lose_nothing(tmp_path):
     assert acknowledged_at_kill < len(batches)  # the kill happened while clients were still posting
     store = SqlFeedbackStore(open_database(f"sqlite:///{tmp_path}/aza-cds.sqlite3"))
     assert store.count() == len(items)
+
+
+FEEDBACK_JUNK = [
+    *(None, "", "x", [], {}, 0, -1, 1e308, True, "\u0000", "a\u0000b", "\u0007\u001f", "x" * 5000),
+    *("9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00", "2026-02-30T00:00:00Z"),
+]
+
+
+def test_mutated_feedback_is_stored_or_refused_never_a_5xx(app, client):
+    """Issue 13 (6): extreme timestamps gave 500, NUL characters 503 'database unavailable' on PostgreSQL."""
+    import random
+
+    rng = random.Random("feedback-fuzz")
+    for _ in range(300):
+        body = {"feedback": [item(overrideReason={"reason": {"code": "c", "display": "d"}, "userComment": "n"})]}
+        entry = body["feedback"][0]
+        reason = entry["overrideReason"]["reason"]
+        targets = [(entry, "card"), (entry, "outcomeTimestamp"), (entry["overrideReason"], "userComment")]
+        targets += [(reason, "code"), (reason, "display")]
+        for target, key in rng.sample(targets, rng.randint(1, 3)):
+            target[key] = rng.choice(FEEDBACK_JUNK)
+        response = post_json(client, URL, body)
+        assert response.status_code in (200, 400), (response.status_code, body)

@@ -18,7 +18,7 @@ def test_health_needs_no_token_even_when_auth_is_required(make_app, tmp_path):
         '"kid": "k", "x": "dw_JGR8nB2I6XveNxUOl2qk699ZPLM2nYI5STSdiEl9avAkrm3CkfYMbrrjr8laB", '
         '"y": "Sm3mLE-n1zYNla_aiE3cb3nZsL51RbC7ysw3q8aJLxGm-hx79RPMYpITDjp7kgzy"}]}}]}'
     )
-    client = make_app(auth="required", trust_file=str(trust)).test_client()
+    client = make_app(auth="required", trust_file=str(trust), public_url="http://localhost").test_client()
     assert client.get("/healthz").get_json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.get_json()["checks"]["database"] == "ok"

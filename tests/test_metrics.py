@@ -44,7 +44,7 @@ def test_auth_failures_are_counted(make_app, tmp_path):
     trust.write_text(
         json.dumps({"issuers": [{"iss": "https://ehr.example.org", "jwks_url": "https://ehr.example.org/k"}]})
     )
-    client = make_app(auth="required", trust_file=str(trust)).test_client()
+    client = make_app(auth="required", trust_file=str(trust), public_url="http://localhost").test_client()
     client.get("/cds-services")
     client.get("/cds-services", headers={"Authorization": "Bearer nonsense"})
     assert "aza_cds_auth_failures_total 2.0" in client.get("/metrics").get_data(as_text=True)

@@ -169,7 +169,7 @@ def test_next_link_to_another_server_is_not_followed(make_app, fhir_server, monk
 )
 def test_absent_required_data_from_a_server_not_allowed_is_412(fhir_server, make_app, setup, fragment, caplog):
     client = setup(fhir_server, make_app)
-    body = hook_request("patient-view", {}, fhirServer=fhir_server.base_url + "?tenant=x", fhirAuthorization=TOKEN)
+    body = hook_request("patient-view", {}, fhirServer=fhir_server.base_url, fhirAuthorization=TOKEN)
     response = post_json(client, PATIENT_VIEW, body)
     assert response.status_code == 412
     error = response.get_json()
@@ -179,6 +179,22 @@ def test_absent_required_data_from_a_server_not_allowed_is_412(fhir_server, make
     # the sandbox renders a 412 as "All clear": the server log says what to set, for which server
     (hint,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and r.getMessage().startswith("412")]
     assert "AZA_CDS_FHIR_ALLOWLIST" in hint and f"{fhir_server.base_url!r}" in hint and "medicationRequests" in hint
+
+
+@pytest.mark.parametrize(
+    "server",
+    [
+        "https://ehr.example:99999/fhir", "https://ehr.example:abc/fhir", "https://ehr.example:-1/fhir",
+        "https://[::1/fhir", "https://ehr.example/fhir?x=", "https://ehr.example/fhir#frag",
+        "https://ehr.example/fhir/..", "https://user:pw@ehr.example/fhir",
+    ],
+)  # fmt: skip
+def test_a_fhir_server_that_is_not_a_plain_base_url_is_400_with_its_path(client, fhir_server, server):
+    """Issue 13 (6): these were 500 (bad ports) or 200 with cards from no data (query, fragment, dot segments)."""
+    body = hook_request("patient-view", {}, fhirServer=server, fhirAuthorization=TOKEN)
+    response = post_json(client, PATIENT_VIEW, body)
+    assert response.status_code == 400 and response.get_json()["path"] == "$.fhirServer"
+    assert fhir_server.requests == []
 
 
 def test_developer_mode_without_an_allow_list_says_how_to_avoid_412(make_app, caplog):

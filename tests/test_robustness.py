@@ -59,7 +59,8 @@ def test_each_example_medication_selected_and_on_file(client, order):
     assert_valid_response(response.get_json())
 
 
-JUNK = [None, "", "x", [], {}, [None], {"coding": "no"}, 0, -1, 1e308, True, "2026-99-99", "../../etc", "<b>x</b>"]
+JUNK = [None, "", "x", [], {}, [None], {"coding": "no"}, 0, -1, 1e308, True, "2026-99-99", "../../etc", "<b>x</b>",
+        "a\u0000b", "\u0000", "9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"]  # fmt: skip
 
 
 def mutate(document, rng: random.Random, count: int):

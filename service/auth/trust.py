@@ -79,7 +79,7 @@ class TrustStore:
             key = self._cached(url, kid)
             if key:
                 return key
-        raise KeyNotFound(f"no key {kid!r} for issuer {issuer.iss!r}")
+        raise KeyNotFound(f"no key {kid[:80]!r} for issuer {issuer.iss!r}")  # kid comes from the token: cut
 
     def _cached(self, url: str, kid: str) -> PyJWK | None:
         with self._lock:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,18 @@ if TYPE_CHECKING:
     from service.store import ReplayStore
 
 REQUIRED_CLAIMS = ("iss", "aud", "exp", "iat", "jti")
+BASE64URL = re.compile(r"[A-Za-z0-9_-]*")  # an empty signature is refused with its algorithm ("none")
+MAX_JTI = 256  # the replay store's column: longer ids are refused, never cut (two tokens would collide)
+PRINTABLE_ID = re.compile(rf"[^\x00-\x20\x7f-\x9f]{{1,{MAX_JTI}}}")  # no control characters or spaces
+SHOWN_CHARACTERS = 80  # attacker-controlled values in messages and logs are cut to this
+
+
+def shown(value: object) -> str:
+    """A value from a token, for an error message or a log line: repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARACTERS else text[:SHOWN_CHARACTERS] + "..."
+
+
 CLOCK_SKEW_SECONDS = 60
 MAX_LIFETIME_SECONDS = 300
 REFUSED_ALGORITHMS = {"none", "HS256", "HS384", "HS512"}
@@ -55,29 +68,32 @@ class TokenVerifier:
             raise AuthError("iss, alg, kid and jku must be strings")
         issuer = self._trust.issuers.get(unverified["iss"])  # refused before any key is fetched
         if issuer is None:
-            raise AuthError(f"issuer {unverified.get('iss')!r} is not trusted")
+            raise AuthError(f"issuer {shown(unverified.get('iss'))} is not trusted")
         algorithm, kid, jku = header.get("alg"), header.get("kid"), header.get("jku")
         if algorithm in REFUSED_ALGORITHMS or algorithm not in issuer.algorithms:
-            raise AuthError(f"algorithm {algorithm!r} is not accepted for {issuer.iss}")
+            raise AuthError(f"algorithm {shown(algorithm)} is not accepted for {issuer.iss}")
         if header.get("typ", "JWT") != "JWT" or not isinstance(kid, str) or not kid:
             raise AuthError("header must carry typ JWT and a kid")
         if jku is not None and jku not in issuer.jku:  # a string, checked above
-            raise AuthError(f"jku {jku!r} is not allowed for {issuer.iss}")
+            raise AuthError(f"jku {shown(jku)} is not allowed for {issuer.iss}")
         if "crit" in header or header.get("b64", True) is not True:
             raise AuthError("header extensions (crit, b64) are not supported")  # RFC 7515 4.1.11, RFC 7797
         try:
             key = self._trust.key_for(issuer, kid, jku)
             if KEY_TYPES[algorithm[:2]] != key.key_type:
-                raise AuthError(f"token refused: {algorithm} does not fit the {key.key_type} key {kid!r}")
+                raise AuthError(f"token refused: {algorithm} does not fit the {key.key_type} key {shown(kid)}")
             _check_signature(token, ALGORITHMS[algorithm], key.key)
         except (KeyNotFound, jwt.PyJWTError, TypeError, ValueError, binascii.Error) as error:
             raise AuthError(f"token refused: {error}") from None
         claims = _claims(unverified, issuer.iss, audience)
         self._check_times(claims)
-        if not isinstance(claims["jti"], str) or not claims["jti"]:
-            raise AuthError("jti must be a non-empty string")
-        if not self._replays.first_use(issuer.iss, claims["jti"], float(claims["exp"])):
-            raise AuthError(f"jti {claims['jti']!r} was already used")
+        jti = claims["jti"]
+        if not isinstance(jti, str) or not PRINTABLE_ID.fullmatch(jti):
+            raise AuthError(
+                f"jti must be 1 to {MAX_JTI} characters without spaces or control characters"
+            )  # stored whole, compared whole
+        if not self._replays.first_use(issuer.iss, jti, float(claims["exp"])):
+            raise AuthError(f"jti {shown(jti)} was already used")
         sub = claims.get("sub")
         return Verified(iss=issuer.iss, jti=claims["jti"], sub=sub if isinstance(sub, str) else None)
 
@@ -98,9 +114,14 @@ class TokenVerifier:
 
 
 def _peek(token: str) -> tuple[dict, dict]:
-    """Header and claims before verification, only to choose the issuer and key (the signature is checked next)."""
+    """Header and claims before verification, only to choose the issuer and key (the signature is checked next).
+    Every part must be strict base64url (RFC 7515): Python's decoder skips other characters, so "sig!!" would
+    otherwise verify as "sig"."""
+    parts = token.split(".")
+    if len(parts) != 3 or not all(BASE64URL.fullmatch(part) and len(part) % 4 != 1 for part in parts):
+        raise AuthError("malformed token")
     try:
-        header, body, _ = token.split(".")
+        header, body, _ = parts
         values = [orjson.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))) for part in (header, body)]
     except (ValueError, binascii.Error):  # also orjson.JSONDecodeError, a ValueError
         raise AuthError("malformed token") from None

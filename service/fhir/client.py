@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import time
-from urllib.parse import urljoin, urlsplit
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
 import orjson
+
+from service.fhir.deadline import DeadlineTransport, within_deadline
 
 
 class FetchError(Exception):
@@ -40,15 +43,23 @@ class FhirClient:
         # Made on first use: most hook calls never call back, and a worker forked from the master makes its own.
         if self._client is None:
             self._client = httpx.Client(
-                follow_redirects=False, headers={"Accept": "application/fhir+json"}, transport=self._transport
+                follow_redirects=False,
+                headers={"Accept": "application/fhir+json"},
+                transport=self._transport or DeadlineTransport(),
+                cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),  # keeps none: calls share nothing
             )
         return self._client
 
     def is_allowed(self, url: str) -> bool:
         """https (plain http only to loopback in developer mode), scheme, host and port equal to an allow-list
-        entry, and the path under its path."""
-        target = urlsplit(url)
-        if not target.hostname or target.username or target.password:
+        entry, and the path under its path, segment by segment. A path that a client could rewrite before sending
+        (dot segments, encoded slashes or backslashes) is never allowed."""
+        try:
+            target = urlsplit(url)
+            target.port  # noqa: B018 - a port out of range or not a number raises
+        except ValueError:
+            return False
+        if not target.hostname or target.username or target.password or not _plain_path(target.path):
             return False
         if target.scheme != "https" and not (
             target.scheme == "http" and self.allow_loopback_http and _loopback(target)
@@ -82,7 +93,10 @@ class FhirClient:
         if remaining <= 0:
             raise FetchError("the FHIR server did not answer in time")
         try:
-            with self._http.stream("GET", url, headers=headers, timeout=remaining) as response:
+            with (
+                within_deadline(deadline),
+                self._http.stream("GET", url, headers=headers, timeout=remaining) as response,
+            ):
                 if response.status_code != 200:
                     raise FetchError(f"the FHIR server answered HTTP {response.status_code}")
                 body = bytearray()
@@ -121,7 +135,7 @@ class FhirSession:
         """Resources from `url` and its `next` pages, plus a note when some pages were left unread."""
         resources: list[dict] = []
         while True:
-            if not url.startswith(self.base_url):
+            if not (self._client.is_allowed(url) and _within(url, self.base_url)):
                 return resources, "a further page lies outside the fhirServer and was not fetched"
             if pages_done >= self._client.max_pages:
                 return resources, f"results beyond {self._client.max_pages} pages were not fetched"
@@ -165,6 +179,19 @@ def _same_origin(target, prefix) -> bool:
 
 def _port(parts) -> int:
     return parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def _plain_path(path: str) -> bool:
+    """No dot segments, encoded slashes or backslashes: the URL the allow-list compares is the URL fetched (an HTTP
+    client removes dot segments before sending)."""
+    decoded = [unquote(segment) for segment in path.split("/")]
+    return not any(segment in (".", "..") or "/" in segment or "\\" in segment for segment in decoded)
+
+
+def _within(url: str, base_url: str) -> bool:
+    """Same origin as the fhirServer and under its path (both already checked plain by `is_allowed`)."""
+    target, base = urlsplit(url), urlsplit(base_url)
+    return _same_origin(target, base) and _under(target.path, base.path)
 
 
 def _under(path: str, prefix_path: str) -> bool:

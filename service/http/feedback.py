@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask import Blueprint
 
@@ -24,13 +24,13 @@ def feedback(service_id: str):
     except SchemaViolation as error:
         raise ApiError(400, "invalid_request", str(error), path=error.path) from None
     for index, item in enumerate(body["feedback"]):
-        try:
-            datetime.fromisoformat(item["outcomeTimestamp"])
-        except ValueError:
+        try:  # stored in UTC: a time the conversion cannot represent (year 1 or 9999 offsets) is refused here
+            datetime.fromisoformat(item["outcomeTimestamp"]).astimezone(UTC)
+        except (ValueError, OverflowError):
             raise ApiError(
                 400,
                 "invalid_request",
-                "outcomeTimestamp is not a real date and time",
+                "outcomeTimestamp is not a real date and time that UTC can represent",
                 path=f"$.feedback[{index}].outcomeTimestamp",
             ) from None
     stored, duplicates = state().storage.feedback.save(service_id, body["feedback"])

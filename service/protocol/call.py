@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
 
 
 class InvalidCall(ValueError):
@@ -39,6 +40,8 @@ class HookCall:
             access_token=authorization.get("access_token"),
         )
         call._check_selections()
+        if call.fhir_server is not None:
+            check_base_url(call.fhir_server, "$.fhirServer")
         return call
 
     @property
@@ -70,6 +73,24 @@ class HookCall:
                     f"selection {selection!r} does not name a resource in draftOrders",
                     f"$.context.selections[{index}]",
                 )
+
+
+def check_base_url(url: str, path: str) -> None:
+    """A FHIR base URL: absolute http(s), a host, a valid port, no credentials, query, fragment or dot segments
+    (which would make the allow-list compare one URL and the call-back fetch another)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError as error:
+        raise InvalidCall(f"fhirServer is not a valid URL: {error}", path) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidCall("fhirServer must be an absolute http(s) URL with a host", path)
+    if "@" in parts.netloc:
+        raise InvalidCall("fhirServer must not carry credentials", path)
+    if "?" in url or "#" in url:
+        raise InvalidCall("fhirServer must be a base URL, without a query or a fragment", path)
+    if any(segment in (".", "..") for segment in unquote(parts.path).split("/")):
+        raise InvalidCall("fhirServer must not contain '.' or '..' path segments", path)
 
 
 def _reference(resource: object) -> str | None:

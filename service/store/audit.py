@@ -2,7 +2,9 @@
 
 Rows are queued by the call and written by a background thread of the worker, a batch per transaction, at most
 `flush_seconds` later: the call does not wait on the database, and workers do not queue for SQLite's write lock.
-A batch that cannot be written stays queued for the next attempt (up to MAX_QUEUED calls). Graceful shutdowns
+A batch that cannot be written stays queued for the next attempt (up to MAX_QUEUED calls); a batch the database
+refuses as data is written call by call, and a call it still refuses is dropped and logged, so that one bad row
+never stops the trail. Graceful shutdowns
 write what is queued; a killed worker loses at most the last `flush_seconds` of rows.
 """
 
@@ -17,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import Engine, delete, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from service.store.db import driver_cursor, driver_sql
 from service.store.models import audit, audit_cards
@@ -59,6 +61,7 @@ class SqlAuditStore:
         in_memory = engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:")
         self._flush_seconds = 0 if in_memory else flush_seconds
         self._written = 0
+        self.poison_rows = 0  # calls whose rows the database refused as data, dropped
         self._insert_call = driver_sql(engine, INSERT_CALL)
         self._insert_cards = driver_sql(engine, INSERT_CARDS)
         # the column's own conversion (SQLite stores datetimes as text), so rows read back through Core as before
@@ -94,7 +97,12 @@ class SqlAuditStore:
             if not batch:
                 return
             try:
-                self._write(batch)
+                try:
+                    self._write(batch)
+                except (DataError, IntegrityError):
+                    batch = self._write_row_by_row(batch)  # a row the database refuses must not block the others
+                    if batch:
+                        raise
             except SQLAlchemyError as error:
                 with self._queue_lock:
                     self._queue[:0] = batch
@@ -110,6 +118,20 @@ class SqlAuditStore:
                 self.purge()
             except SQLAlchemyError as error:  # the next thousand calls try again
                 log.error("audit purge failed (%s)", type(error).__name__)
+
+    def _write_row_by_row(self, batch: list[tuple[dict, list[dict]]]) -> list[tuple[dict, list[dict]]]:
+        """Each call in its own transaction; a call the database refuses as data (it cannot store its values) is
+        dropped, counted and logged, never retried. Returns what is left when the database fails otherwise."""
+        for index, item in enumerate(batch):
+            try:
+                self._write([item])
+            except (DataError, IntegrityError) as error:
+                self.poison_rows += 1
+                log.error("audit row dropped: the database refuses its values (%s); %d dropped by this worker",
+                          type(error).__name__, self.poison_rows)  # fmt: skip
+            except SQLAlchemyError:
+                return batch[index:]
+        return []
 
     def close(self) -> None:
         """Stop the writer thread and write what is queued (worker exit)."""

@@ -31,7 +31,7 @@ class SqlReplayStore:
 
     def first_use(self, iss: str, jti: str, expires_at: float) -> bool:
         with driver_cursor(self._engine) as cursor:
-            cursor.execute(self._insert, {"iss": iss[:512], "jti": jti[:256], "expires_at": expires_at})
+            cursor.execute(self._insert, {"iss": iss[:512], "jti": jti, "expires_at": expires_at})
             inserted = cursor.fetchone() is not None  # RETURNING yields a row only for a new id (SQLite, PostgreSQL)
             self._inserts += 1
             if self._inserts % CLEANUP_EVERY == 0:
