@@ -9,6 +9,7 @@ from gunicorn.app.base import BaseApplication
 
 from service.app import create_app
 from service.config import Settings
+from service.serving import GuardedThreadWorker
 
 
 class GunicornServer(BaseApplication):
@@ -63,10 +64,15 @@ def _worker_exited(_server, worker) -> None:
 
 
 def serve(host: str, port: int, workers: int) -> None:
+    settings = Settings.from_env()
+    GuardedThreadWorker.request_seconds = settings.request_timeout_seconds  # inherited by the forked workers
     GunicornServer(
         {
             "bind": f"{host}:{port}",
             "workers": workers,
+            # threads, with a deadline per request (service/serving.py): slow clients cannot hold the service
+            "worker_class": "service.serving.GuardedThreadWorker",
+            "threads": settings.threads,
             "preload_app": True,  # load and validate the knowledge pack once, fail fast before forking
             "timeout": 30,
             "graceful_timeout": 10,
@@ -76,6 +82,6 @@ def serve(host: str, port: int, workers: int) -> None:
             # instance on the same machine would take it over. aza-cds is managed by signals, so it opens none.
             "control_socket_disable": True,
             # gunicorn believes X-Forwarded-Proto from 127.0.0.1 by default; the app decides (AZA_CDS_TRUSTED_PROXIES)
-            "forwarded_allow_ips": "*" if Settings.from_env().trusted_proxies else "",
+            "forwarded_allow_ips": "*" if settings.trusted_proxies else "",
         }
     ).run()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import orjson
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
@@ -25,8 +25,15 @@ def json_response(payload: object, status: int = 200, headers: dict | None = Non
 
 
 def read_json_object() -> dict:
-    """The request body as a JSON object, or ApiError 400 (413 comes from Flask's MAX_CONTENT_LENGTH)."""
-    raw = request.get_data(cache=False)
+    """The request body as a JSON object, or ApiError 400, or 413 past MAX_CONTENT_LENGTH. A body without a length
+    (chunked) is read one byte past the limit: Werkzeug would cut it at the limit, and the cut JSON would be a 400."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if request.content_length is None and limit is not None:
+        raw = request.environ["wsgi.input"].read(limit + 1)  # the server's own stream, chunks decoded
+        if len(raw) > limit:
+            raise ApiError(413, "too_large", f"The request body is larger than {limit} bytes (AZA_CDS_MAX_BODY_BYTES).")
+    else:
+        raw = request.get_data(cache=False)
     if not raw.strip():
         raise ApiError(400, "invalid_request", "The request body is empty; a JSON object is expected.", path="$")
     try:
