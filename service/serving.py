@@ -10,6 +10,7 @@ own 2 s budget), so the deadline only ever cuts off clients that send or read to
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -82,7 +83,5 @@ class GuardedThreadWorker(ThreadWorker):
         headers = "".join(f"{name}: {value}\r\n" for name, value in SECURITY_HEADERS.items())
         head = (f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
                 f"Connection: close\r\nAccess-Control-Allow-Origin: *\r\n{headers}\r\n")  # fmt: skip
-        try:
+        with contextlib.suppress(OSError):  # the client may have gone
             util.write(client, head.encode("latin-1") + body)
-        except OSError:
-            pass  # the client has gone
