@@ -26,6 +26,7 @@ class Settings:
     trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-* headers are believed
     threads: int = 16  # per gunicorn worker: how many slow clients it takes to hold a worker
     request_timeout_seconds: float = 10.0  # a request still being read or answered after this is cut off
+    metrics_port: int = 0  # 0: /metrics on the service's port; else only on this port (`serve`), not the public one
     dev: bool = False
     max_prefetch_entries: int = 20_000
     fhir_allowlist: tuple[str, ...] = ()
@@ -67,6 +68,7 @@ class Settings:
             trusted_proxies=_number(get, "TRUSTED_PROXIES", 0, int, zero_allowed=True),
             threads=_number(get, "THREADS", 16, int),
             request_timeout_seconds=_number(get, "REQUEST_TIMEOUT_SECONDS", 10.0, float),
+            metrics_port=_number(get, "METRICS_PORT", 0, int, zero_allowed=True),
             dev=_switch(get, "DEV", False),
             max_prefetch_entries=_number(get, "MAX_PREFETCH_ENTRIES", 20_000, int),
             fhir_allowlist=_split(get("FHIR_ALLOWLIST")),

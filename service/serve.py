@@ -66,6 +66,12 @@ def _worker_exited(_server, worker) -> None:
 def serve(host: str, port: int, workers: int) -> None:
     settings = Settings.from_env()
     GuardedThreadWorker.request_seconds = settings.request_timeout_seconds  # inherited by the forked workers
+    if settings.metrics_port:  # a thread of the master, which forks workers without it; scrapers only, not EHRs
+        from prometheus_client import start_http_server
+
+        from service.http.metrics import workers_registry
+
+        start_http_server(settings.metrics_port, addr=host, registry=workers_registry())
     GunicornServer(
         {
             "bind": f"{host}:{port}",

@@ -56,3 +56,14 @@ def test_pgx_cards_say_why(client):
     unread = pgx_card(client, "pgx-01-uninterpretable-text")
     assert unread["indicator"] == "info" and "Homozygous variant, deficient activity" in unread["detail"]
     assert [s["label"] for s in unread["suggestions"]] == ["Order TPMT and NUDT15 genotyping"]
+
+
+def test_ehr_text_cannot_become_a_link_or_markup_in_a_card():
+    """Issue 13 (8): bare URLs from EHR text were live links in card details (GitHub-flavoured autolinks)."""
+    pack = shipped_pack()
+    rule = pack.rule("PREC-05")
+    label = "azathioprine <img src=x> see https://evil.example/phish, www.evil.example or help@evil.example [x](y)"
+    card = render_card(pack, rule, Finding("PREC-05", "new-start", {"drug_label": label}), "p1")
+    detail = card["detail"]
+    assert "https://evil" not in detail and "www.evil" not in detail and "help@evil" not in detail
+    assert "https\\://evil.example" in detail and "<img" not in detail and "\\[x\\](y)" in detail

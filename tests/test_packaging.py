@@ -167,3 +167,12 @@ def test_the_image_installs_the_wheel_and_the_hashed_lock():
     assert "pip install --no-cache-dir --require-hashes --no-deps -r /tmp/requirements.lock" in dockerfile
     assert "pip install --no-cache-dir --no-deps /tmp/dist/aza_cds-*.whl" in dockerfile
     assert "AZA_CDS_KNOWLEDGE_DIR" not in dockerfile  # the pack comes inside the wheel
+
+
+def test_the_kubernetes_example_runs_hardened():
+    """Issue 13 (8): non-root, read-only root filesystem, no privilege escalation, no capabilities, metrics apart."""
+    manifest = (REPO / "deploy" / "kubernetes.yaml").read_text()
+    for setting in ("runAsNonRoot: true", "readOnlyRootFilesystem: true", "allowPrivilegeEscalation: false",
+                    'capabilities: {drop: ["ALL"]}', "seccompProfile: {type: RuntimeDefault}",
+                    "name: AZA_CDS_PUBLIC_URL", "name: AZA_CDS_METRICS_PORT"):  # fmt: skip
+        assert setting in manifest, setting

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from helpers import running_serve
+from helpers import free_port, running_serve
 
 pytestmark = pytest.mark.xdist_group("serve")  # starts a server process: kept off the other workers' CPU
 
@@ -108,3 +108,16 @@ def test_requests_the_server_refuses_get_json_with_our_headers_and_no_echo(tmp_p
         )
         status, _, body = raw_exchange(base, chunked)
         assert status == 413 and body["error"] == "too_large"  # was cut at the limit and answered 400
+
+
+def test_metrics_can_move_off_the_public_port(tmp_path):
+    port = free_port()
+    call = {"hook": "patient-view", "hookInstance": "m1", "context": {"patientId": "p", "userId": "Practitioner/a"},
+            "prefetch": {"medicationRequests": None, "labs": None}}  # fmt: skip
+    serving = running_serve(tmp_path, workers=2, AZA_CDS_METRICS_PORT=str(port))
+    with serving as (base, _server), httpx.Client(timeout=5) as http:
+        assert http.get(base + "/metrics").status_code == 404
+        assert http.post(base + "/cds-services/azathioprine-patient-view", json=call).status_code == 200
+        scraped = http.get(f"http://127.0.0.1:{port}/metrics")
+    assert scraped.status_code == 200
+    assert 'aza_cds_hook_requests_total{hook="patient-view",status="200"}' in scraped.text

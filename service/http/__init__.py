@@ -12,8 +12,10 @@ from service.http.state import AppState
 
 def register_http(app: Flask, app_state: AppState) -> None:
     app.extensions["aza_cds"] = app_state
-    for module in (discovery, hooks, feedback, health, metrics):
+    for module in (discovery, hooks, feedback, health):
         app.register_blueprint(module.bp)
+    if not app_state.settings.metrics_port:  # else served on its own port by `serve` (service/serve.py)
+        app.register_blueprint(metrics.bp)
     register_error_handlers(app)
     register_headers(app, app_state.settings.cors_origins)
 

@@ -44,12 +44,17 @@ class Metrics:
             self.fhir_errors.inc()
 
 
+def workers_registry() -> CollectorRegistry | None:
+    """All workers' values added up, when they write them to PROMETHEUS_MULTIPROC_DIR (`aza-cds serve`)."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        return None
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=folder)
+    return registry
+
+
 @bp.get("/metrics")
 def metrics():
-    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if folder:
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry, path=folder)
-    else:
-        registry = state().metrics.registry
+    registry = workers_registry() or state().metrics.registry
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

@@ -10,10 +10,16 @@ from service.knowledge.pack import PLACEHOLDER
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]#|~>])")
 
 
+# GitHub-flavoured markdown turns bare URLs, www. names and e-mail addresses in text into live links; a backslash
+# inside each breaks the pattern and renders as nothing.
+_AUTOLINK = re.compile(r"(?i)(?<=[a-z])(:)(?=//)|(?<=\bwww)(\.)|(@)(?=[a-z0-9-]+\.)")
+
+
 def escape_markdown(text: str) -> str:
-    """Plain text safe inside GitHub-flavoured markdown: one line, no emphasis, links or HTML."""
+    """Plain text safe inside GitHub-flavoured markdown: one line, no emphasis, links (bare URLs included) or HTML."""
     one_line = " ".join(text.split())
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", one_line).replace("<", "&lt;")
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", one_line).replace("<", "&lt;")
+    return _AUTOLINK.sub(lambda match: "\\" + match.group(0), escaped)
 
 
 def fill(template: str, values: dict[str, str]) -> str:
