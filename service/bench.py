@@ -314,6 +314,7 @@ def _start(name: str, port: int, workers: int, folder: Path):
         "AZA_CDS_AUTH": "required",
         "AZA_CDS_TRUST_FILE": str(folder / "trust.json"),
         "AZA_CDS_DATA_DIR": str(folder / "data"),
+        "AZA_CDS_PUBLIC_URL": f"http://127.0.0.1:{port}",  # the audience the benchmark's tokens are signed for
     }
     if name == "floor":
         command = [
