@@ -24,8 +24,9 @@ class Settings:
     trust_file: Path | None = None
     public_url: str = ""
     trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-* headers are believed
-    threads: int = 16  # per gunicorn worker: how many slow clients it takes to hold a worker
+    threads: int = 32  # per gunicorn worker: how many slow clients it takes to hold a worker
     request_timeout_seconds: float = 10.0  # a request still being read or answered after this is cut off
+    max_draft_orders: int = 200  # an order session has a few dozen at most; pairs of drafts cost their square
     metrics_port: int = 0  # 0: /metrics on the service's port; else only on this port (`serve`), not the public one
     dev: bool = False
     max_prefetch_entries: int = 20_000
@@ -66,9 +67,10 @@ class Settings:
             trust_file=Path(get("TRUST_FILE")) if get("TRUST_FILE") else None,
             public_url=public_url,
             trusted_proxies=_number(get, "TRUSTED_PROXIES", 0, int, zero_allowed=True),
-            threads=_number(get, "THREADS", 16, int),
+            threads=_number(get, "THREADS", 32, int),
             request_timeout_seconds=_number(get, "REQUEST_TIMEOUT_SECONDS", 10.0, float),
             metrics_port=_number(get, "METRICS_PORT", 0, int, zero_allowed=True),
+            max_draft_orders=_number(get, "MAX_DRAFT_ORDERS", 200, int),
             dev=_switch(get, "DEV", False),
             max_prefetch_entries=_number(get, "MAX_PREFETCH_ENTRIES", 20_000, int),
             fhir_allowlist=_split(get("FHIR_ALLOWLIST")),

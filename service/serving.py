@@ -18,11 +18,15 @@ import time
 import orjson
 from gunicorn import util
 from gunicorn.http import errors
+from gunicorn.workers import gthread
 from gunicorn.workers.gthread import ThreadWorker
 
 from service.http.headers import SECURITY_HEADERS
 
 WATCH_INTERVAL = 0.25  # seconds between the watchdog's looks
+# A new connection that has sent nothing waits this long in a thread before gunicorn hands it to its poller (which
+# holds no thread). gunicorn's 5 s let idle connections hold every thread; a client sends its request at once.
+gthread.DEFAULT_WORKER_DATA_TIMEOUT = 0.5
 # Requests gunicorn refuses before the app sees them, answered as the app answers errors: JSON, our headers, and
 # nothing of the request echoed back (gunicorn's own page repeats the request line).
 REFUSED_BY_THE_SERVER = {

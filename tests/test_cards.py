@@ -67,3 +67,4 @@ def test_ehr_text_cannot_become_a_link_or_markup_in_a_card():
     detail = card["detail"]
     assert "https://evil" not in detail and "www.evil" not in detail and "help@evil" not in detail
     assert "https\\://evil.example" in detail and "<img" not in detail and "\\[x\\](y)" in detail
+    assert "help`@`evil.example" in detail  # GFM finds an address even with "\\@": a code span it cannot enter

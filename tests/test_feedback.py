@@ -217,3 +217,23 @@ def test_mutated_feedback_is_stored_or_refused_never_a_5xx(app, client):
             target[key] = rng.choice(FEEDBACK_JUNK)
         response = post_json(client, URL, body)
         assert response.status_code in (200, 400), (response.status_code, body)
+
+
+def test_overlapping_batches_in_another_order_do_not_deadlock(app, make_app):
+    """Independent check of issue 13: the same items posted at once in reverse order deadlocked on PostgreSQL, and
+    one client got 503 'database unavailable'. Rows are now written in key order."""
+    items = [item() for _ in range(30)]
+    clients = [make_app().test_client() for _ in range(2)]  # two app instances sharing the database
+    for _ in range(5):
+        bodies = [{"feedback": items}, {"feedback": list(reversed(items))}]
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            statuses = list(
+                pool.map(lambda pair: post_json(pair[0], URL, pair[1]).status_code, zip(clients, bodies, strict=True))
+            )
+        assert statuses == [200, 200]
+    assert stored_count(app) == 30
+
+
+def test_an_item_repeated_within_one_batch_is_stored_once(app, client):
+    once = item()
+    assert post_json(client, URL, {"feedback": [once, once]}).get_json() == {"stored": 1, "duplicates": 1}

@@ -194,3 +194,34 @@ def test_too_many_resources_is_413(make_app):
 def test_json_nested_too_deep_is_400(client):
     response = client.post(SERVICE, data=b'{"a":' * 1100 + b"1" + b"}" * 1100, content_type="application/json")
     assert response.status_code == 400 and response.get_json()["error"] == "too_deep"
+
+
+def test_json_nested_deep_enough_to_exhaust_the_stack_is_400_not_500(client):
+    """Independent check of issue 13: ~980 levels (under the parser's 1024) gave 500 from the schema explainer."""
+    import sys
+
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(250)  # the same exhaustion, reached at a depth the test can build cheaply
+    try:
+        body = '{"hook": "patient-view", "hookInstance": ' + "[" * 200 + "]" * 200 + ', "context": {}}'
+        response = client.post("/cds-services/azathioprine-patient-view", data=body, content_type="application/json")
+    finally:
+        sys.setrecursionlimit(old)
+    assert response.status_code == 400 and response.get_json()["error"] in ("too_deep", "invalid_request")
+
+
+def test_too_many_draft_orders_is_413(client):
+    entries = [
+        {"resource": {"resourceType": "MedicationRequest", "id": f"d{i}", "status": "draft"}} for i in range(201)
+    ]
+    body = {"hook": "order-sign", "hookInstance": "x", "context": {"patientId": "p", "userId": "Practitioner/a",
+            "draftOrders": {"resourceType": "Bundle", "entry": entries}}}  # fmt: skip
+    response = client.post("/cds-services/azathioprine-order-sign", json=body)
+    assert response.status_code == 413 and response.get_json()["error"] == "too_many_draft_orders"
+
+
+def test_405_says_what_is_allowed_and_every_413_has_one_name(client):
+    response = client.get("/cds-services/azathioprine-patient-view")
+    assert response.status_code == 405 and "POST" in response.headers["Allow"]
+    big = {"hook": "patient-view", "pad": "x" * 6_000_000}
+    assert client.post("/cds-services/azathioprine-patient-view", json=big).get_json()["error"] == "too_large"

@@ -54,8 +54,15 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        name = (error.name or "error").lower().replace(" ", "_")
-        return json_response({"error": name, "message": error.description or error.name}, error.code or 500)
+        name = "too_large" if error.code == 413 else (error.name or "error").lower().replace(" ", "_")
+        headers = {key: value for key, value in error.get_headers() if key == "Allow"}  # 405 says what is allowed
+        return json_response({"error": name, "message": error.description or error.name}, error.code or 500, headers)
+
+    @app.errorhandler(RecursionError)
+    def too_deep(_error: RecursionError):
+        # JSON nested close to the parser's 1024 levels can exhaust Python's stack wherever it is walked
+        body = {"error": "too_deep", "message": "The request JSON is nested too deeply.", "path": "$"}
+        return json_response(body, 400)
 
     @app.errorhandler(SQLAlchemyError)
     def database_unavailable(error: SQLAlchemyError):

@@ -43,6 +43,14 @@ def call_service(service_id: str):
             f"The request carries {entries} resources; this service accepts at most "
             f"{app.settings.max_prefetch_entries} (AZA_CDS_MAX_PREFETCH_ENTRIES).",
         )
+    drafts = len(call.draft_entries)
+    if drafts > app.settings.max_draft_orders:  # rules compare drafts in pairs: their work grows with the square
+        raise ApiError(
+            413,
+            "too_many_draft_orders",
+            f"The request carries {drafts} draft orders; this service checks at most "
+            f"{app.settings.max_draft_orders} at once (AZA_CDS_MAX_DRAFT_ORDERS).",
+        )
     correlation = hook_instance.set(call.hook_instance)  # every log line of this call carries it
     try:
         return _run(call, app, started)

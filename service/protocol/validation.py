@@ -65,11 +65,19 @@ def check(name: str, document: object) -> None:
     _explain(validator(name), document)
 
 
+MESSAGE_CHARACTERS = 300  # the validator's message quotes the refused value: cut, so an answer echoes little
+
+
 def _explain(slow: Draft202012Validator, document: object) -> None:
     """python-jsonschema picks the most relevant error and its path for the 400 answer."""
-    error = best_match(slow.iter_errors(document))
+    try:
+        error = best_match(slow.iter_errors(document))
+    except RecursionError:  # describing a value nested ~1000 deep exceeds Python's stack; orjson allowed the depth
+        raise SchemaViolation("the document is nested too deeply to be a CDS Hooks request", "$") from None
     if error is not None:
-        raise SchemaViolation(error.message, json_path(error.absolute_path))
+        message = error.message
+        message = message if len(message) <= MESSAGE_CHARACTERS else message[:MESSAGE_CHARACTERS] + "..."
+        raise SchemaViolation(message, json_path(error.absolute_path))
     raise SchemaViolation("the document does not match the schema", "$")  # the validators disagree: refuse
 
 

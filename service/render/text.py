@@ -10,16 +10,18 @@ from service.knowledge.pack import PLACEHOLDER
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]#|~>])")
 
 
-# GitHub-flavoured markdown turns bare URLs, www. names and e-mail addresses in text into live links; a backslash
-# inside each breaks the pattern and renders as nothing.
-_AUTOLINK = re.compile(r"(?i)(?<=[a-z])(:)(?=//)|(?<=\bwww)(\.)|(@)(?=[a-z0-9-]+\.)")
+# GitHub-flavoured markdown turns bare URLs, www. names and e-mail addresses in text into live links. A backslash
+# before the "://" or the "www." dot breaks the first two and renders as nothing; an e-mail address is found even
+# then, so its "@" is shown as a code span, which no link can contain.
+_AUTOLINK = re.compile(r"(?i)(?<=[a-z])(:)(?=//)|(?<=\bwww)(\.)")
+_EMAIL_AT = re.compile(r"(?i)(?<=[a-z0-9._+-])@(?=[a-z0-9_-]+\.)")
 
 
 def escape_markdown(text: str) -> str:
     """Plain text safe inside GitHub-flavoured markdown: one line, no emphasis, links (bare URLs included) or HTML."""
     one_line = " ".join(text.split())
     escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", one_line).replace("<", "&lt;")
-    return _AUTOLINK.sub(lambda match: "\\" + match.group(0), escaped)
+    return _EMAIL_AT.sub("`@`", _AUTOLINK.sub(lambda match: "\\" + match.group(0), escaped))
 
 
 def fill(template: str, values: dict[str, str]) -> str:

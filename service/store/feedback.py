@@ -36,7 +36,10 @@ class SqlFeedbackStore:
         self._insert = INSERTS[engine.dialect.name]
 
     def save(self, service_id: str, items: list[dict]) -> tuple[int, int]:
-        rows = [dedup_row(service_id, item) for item in items]
+        # In key order: two requests holding the same items in another order would otherwise each wait for a row
+        # the other has locked (a deadlock PostgreSQL resolves by failing one of them, which the client saw as 503).
+        rows = sorted((dedup_row(service_id, item) for item in items), key=lambda row: row["dedup_key"])
+        rows = list({row["dedup_key"]: row for row in rows}.values())  # an item repeated within one request: once
         stored = 0
         with self._engine.begin() as connection:  # one transaction: all items or none
             for row in rows:
@@ -47,7 +50,7 @@ class SqlFeedbackStore:
                     .returning(feedback.c.id)  # rowcount is -1 on PostgreSQL here; RETURNING is reliable on both
                 )
                 stored += len(connection.execute(statement).fetchall())
-        return stored, len(rows) - stored
+        return stored, len(items) - stored
 
     def dispose(self) -> None:
         self._engine.dispose(close=False)
