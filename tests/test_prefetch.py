@@ -186,7 +186,8 @@ def test_absent_required_data_from_a_server_not_allowed_is_412(fhir_server, make
     [
         "https://ehr.example:99999/fhir", "https://ehr.example:abc/fhir", "https://ehr.example:-1/fhir",
         "https://[::1/fhir", "https://ehr.example/fhir?x=", "https://ehr.example/fhir#frag",
-        "https://ehr.example/fhir/..", "https://user:pw@ehr.example/fhir",
+        "https://ehr.example/fhir/..", "https://user:pw@ehr.example/fhir", "https://ehr.example:0/fhir",
+        "https://ehr\\example/fhir",
     ],
 )  # fmt: skip
 def test_a_fhir_server_that_is_not_a_plain_base_url_is_400_with_its_path(client, fhir_server, server):

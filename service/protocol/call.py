@@ -80,9 +80,11 @@ def check_base_url(url: str, path: str) -> None:
     (which would make the allow-list compare one URL and the call-back fetch another)."""
     try:
         parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+        port = parts.port  # raises ValueError for a port out of range or not a number
     except ValueError as error:
         raise InvalidCall(f"fhirServer is not a valid URL: {error}", path) from None
+    if port == 0 or "\\" in url:
+        raise InvalidCall("fhirServer is not a valid URL: port 0 or a backslash", path)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidCall("fhirServer must be an absolute http(s) URL with a host", path)
     if "@" in parts.netloc:
