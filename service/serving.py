@@ -41,7 +41,6 @@ CLIENT_ERRORS = (
 
 class GuardedThreadWorker(ThreadWorker):
     request_seconds = 10.0  # set by `serve` from AZA_CDS_REQUEST_TIMEOUT_SECONDS before the workers start
-    cut_off = 0  # requests whose socket the watchdog shut down, in this worker
 
     def init_process(self) -> None:
         self._in_flight: dict[int, tuple[float, object]] = {}
@@ -70,7 +69,6 @@ class GuardedThreadWorker(ThreadWorker):
                     conn.sock.shutdown(socket.SHUT_RDWR)  # the thread's blocked recv or send returns at once
                 except OSError:
                     continue  # already closed
-                GuardedThreadWorker.cut_off += 1
                 self.log.warning("request cut off after %.0f s: the client sent or read too slowly "
                                  "(AZA_CDS_REQUEST_TIMEOUT_SECONDS)", self.request_seconds)  # fmt: skip
 
