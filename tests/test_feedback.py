@@ -54,6 +54,12 @@ def test_accepted_and_overridden_feedback_is_stored(app, client):
     assert stored_count(app) == 4
 
 
+def test_each_feedback_post_leaves_one_log_line(client, caplog):
+    post_json(client, URL, {"feedback": [item(), item()]})
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("feedback ")]
+    assert lines == ["feedback service=azathioprine-order-select items=2 stored=2 duplicates=0 iss=- jti=-"]
+
+
 def test_repeated_feedback_is_stored_once(app, client):
     body = {"feedback": [item()]}
     assert post_json(client, URL, body).get_json() == {"stored": 1, "duplicates": 0}

@@ -67,6 +67,16 @@ def test_allopurinol_dose_update_of_150_mg_is_50_mg_not_25(client):
     assert daily_mg(update_action(card)) == 50
 
 
+def test_the_sandboxs_draft_gets_its_reduce_dose_suggestion(client):
+    """Sandbox run of issue 13: its drafts carry `category` as one object (R4: a list), the updated order failed
+    validation and the suggestion was silently left out. It is now a list of one."""
+    body = cards_for(client, "order-sign-sandbox-pill-dose-with-allopurinol", FIXTURES)
+    card = next(c for c in body["cards"] if c["source"]["topic"]["code"] == "DOSE-04")
+    order = update_action(card)
+    MedicationRequest.model_validate(order)
+    assert daily_mg(order) == 50 and isinstance(order["category"], list)  # 3 x 50 mg tablets -> a third
+
+
 def test_order_sign_repeats_only_warning_and_critical_by_default(make_app):
     fixture = load_fixture(FIXTURES / "rules" / "data-03-no-weight.json")  # an info card on both order hooks
     body = fixture["request"] | {"hook": "order-sign"}

@@ -27,6 +27,9 @@ def register_auth(app: Flask, verifier: TokenVerifier, public_url: str, metrics)
             metrics.auth_failures.inc()
             raise ApiError(401, "unauthorized", "A valid bearer token is required.", headers=CHALLENGE) from None
         g.token = verified
-        if request.endpoint != "hooks.call_service":  # a hook call's own log line names the token (one line a call)
-            log.info("auth ok iss=%s jti=%s", verified.iss, verified.jti)
+        if request.endpoint not in (
+            "hooks.call_service",
+            "feedback.feedback",
+        ):  # those log one line a call of their own
+            log.info("auth ok %s %s iss=%s jti=%s", request.method, request.path, verified.iss, verified.jti)
         return None

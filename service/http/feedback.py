@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
-from flask import Blueprint
+from flask import Blueprint, g
 
 from service.hooks import SERVICES
 from service.http.errors import ApiError, json_response, read_json_object
@@ -12,6 +13,7 @@ from service.http.state import state
 from service.protocol import SchemaViolation, check
 
 bp = Blueprint("feedback", __name__)
+log = logging.getLogger("aza_cds")
 
 
 @bp.post("/cds-services/<service_id>/feedback")
@@ -34,4 +36,7 @@ def feedback(service_id: str):
                 path=f"$.feedback[{index}].outcomeTimestamp",
             ) from None
     stored, duplicates = state().storage.feedback.save(service_id, body["feedback"])
+    token = g.get("token")
+    log.info("feedback service=%s items=%d stored=%d duplicates=%d iss=%s jti=%s", service_id, len(body["feedback"]),
+             stored, duplicates, token.iss if token else "-", token.jti if token else "-")  # fmt: skip
     return json_response({"stored": stored, "duplicates": duplicates})

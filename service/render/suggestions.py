@@ -77,6 +77,14 @@ def lab_order(pack: KnowledgePack, concept_id: str, patient_id: str, rule_id: st
     return order.model_dump(mode="json", exclude_none=True)
 
 
+# MedicationRequest elements that R4 defines as lists (fhir.resources' model), which clients sometimes send as one
+LIST_FIELDS = (
+    "basedOn", "category", "contained", "detectedIssue", "eventHistory", "extension", "identifier",
+    "instantiatesCanonical", "instantiatesUri", "insurance", "modifierExtension", "note", "reasonCode",
+    "reasonReference", "supportingInformation",
+)  # fmt: skip
+
+
 def reduced_order(finding: Finding, step_mg: float) -> dict | None:
     """The draft MedicationRequest with its daily dose scaled by the finding's factor, rounded down to `step_mg`
     (at least one step) and given once daily, which the azathioprine label allows. None for a draft that is not a
@@ -91,6 +99,9 @@ def reduced_order(finding: Finding, step_mg: float) -> dict | None:
     daily = max(step_mg, math.floor(use.dose.high * finding.dose_factor / step_mg + 0.1) * step_mg)
     order = copy.deepcopy(use.resource)
     order.setdefault("intent", "order")  # drafts from the sandbox omit it; R4 requires it
+    for name in LIST_FIELDS:  # the sandbox sends `category` as one object where R4 has a list: a list of one
+        if isinstance(order.get(name), dict):
+            order[name] = [order[name]]
     line = {
         key: value
         for key, value in order["dosageInstruction"][0].items()
