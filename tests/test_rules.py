@@ -205,53 +205,37 @@ def test_findings_come_most_severe_first():
     assert indicators == sorted(indicators, key=["critical", "warning", "info"].index)
 
 
+WARNING_DDI_04 = [("DDI-04", "ordered", "warning")]
+
+
 class TestNews:
     """Issue 12: interaction cards on order hooks are for a new combination, a start, a restart or a dose change."""
 
-    def test_an_unchanged_renewal_beside_a_long_standing_partner_is_silent(self):
-        drafts = [use("MedicationRequest/d", "azathioprine", "draft", True, True, days_ago=0)]
+    @pytest.mark.parametrize(
+        ("drafted", "azathioprine_days", "lisinopril_days", "expected"),
+        [
+            ("azathioprine", 300, 900, []),  # unchanged renewal beside a long-standing partner
+            ("azathioprine", 900, 800, []),  # partner after the last order, but 800 days together: established
+            ("azathioprine", 300, 40, WARNING_DDI_04),  # partner begun since the last azathioprine order
+            ("lisinopril", 1200, 900, []),  # the partner renewed beside older azathioprine
+            ("lisinopril", 40, 900, WARNING_DDI_04),  # azathioprine began after the partner's last order: news once
+        ],
+        ids=["aza-renewed", "established-pair", "new-partner", "partner-renewed", "partner-renewed-after-new-aza"],
+    )
+    def test_an_order_sign_renewal_is_news_only_for_a_new_pair(
+        self, drafted, azathioprine_days, lisinopril_days, expected
+    ):
+        drafts = [use("MedicationRequest/d", drafted, "draft", True, True, days_ago=0)]
         meds = [
-            use("MedicationRequest/a", "azathioprine", days_ago=300),
-            use("MedicationRequest/l", "lisinopril", days_ago=900),
+            use("MedicationRequest/a", "azathioprine", days_ago=azathioprine_days),
+            use("MedicationRequest/l", "lisinopril", days_ago=lisinopril_days),
         ]
-        assert found("order-sign", drafts, meds, RECENT_CBC) == []
-
-    def test_a_partner_begun_long_ago_but_after_the_last_azathioprine_order_is_established(self):
-        drafts = [use("MedicationRequest/d", "azathioprine", "draft", True, True, days_ago=0)]
-        meds = [
-            use("MedicationRequest/a", "azathioprine", days_ago=900),
-            use("MedicationRequest/l", "lisinopril", days_ago=800),
-        ]
-        assert found("order-sign", drafts, meds, RECENT_CBC) == []  # 800 days together: past the 90-day gap
-
-    def test_a_partner_begun_since_the_last_azathioprine_order_is_news(self):
-        drafts = [use("MedicationRequest/d", "azathioprine", "draft", True, True, days_ago=0)]
-        meds = [
-            use("MedicationRequest/a", "azathioprine", days_ago=300),
-            use("MedicationRequest/l", "lisinopril", days_ago=40),
-        ]
-        assert found("order-sign", drafts, meds, RECENT_CBC) == [("DDI-04", "ordered", "warning")]
+        assert found("order-sign", drafts, meds, RECENT_CBC) == expected
 
     def test_starting_azathioprine_beside_a_long_standing_partner_is_news(self):
         drafts = [use("MedicationRequest/d", "azathioprine", "draft", True, True, days_ago=0)]
         meds = [use("MedicationRequest/l", "lisinopril", days_ago=900)]
-        assert ("DDI-04", "ordered", "warning") in found("order-select", drafts, meds, RECENT_CBC)
-
-    def test_renewing_the_partner_beside_older_azathioprine_unchanged_is_silent(self):
-        drafts = [use("MedicationRequest/d", "lisinopril", "draft", True, True, days_ago=0)]
-        meds = [
-            use("MedicationRequest/a", "azathioprine", days_ago=1200),
-            use("MedicationRequest/l", "lisinopril", days_ago=900),
-        ]
-        assert found("order-sign", drafts, meds, RECENT_CBC) == []
-
-    def test_renewing_the_partner_is_news_once_when_azathioprine_began_after_its_last_order(self):
-        drafts = [use("MedicationRequest/d", "lisinopril", "draft", True, True, days_ago=0)]
-        meds = [
-            use("MedicationRequest/a", "azathioprine", days_ago=40),
-            use("MedicationRequest/l", "lisinopril", days_ago=900),
-        ]
-        assert found("order-sign", drafts, meds, RECENT_CBC) == [("DDI-04", "ordered", "warning")]
+        assert WARNING_DDI_04[0] in found("order-select", drafts, meds, RECENT_CBC)
 
     def test_a_critical_pair_shows_on_every_renewal(self):
         drafts = [use("MedicationRequest/d", "azathioprine", "draft", True, True, days_ago=0)]
