@@ -92,6 +92,8 @@ def create_app(
             pack or load_pack(settings.knowledge_dir),
             fhir_client,
             CardPolicy(info_cards=settings.info_cards, order_sign_info=settings.order_sign_info),
+            lab_prefetch=settings.lab_prefetch,
+            condition_prefetch=settings.condition_prefetch,
         ),
         storage=storage,
         metrics=metrics,

@@ -106,7 +106,7 @@ def run(
 
 def _one_patient(burden: Burden, engine, pack, terminology, record: population.PatientFile, now: datetime) -> None:
     burden.patients += 1
-    body_prefetch = population.prefetch(record)
+    body_prefetch = population.prefetch(record, {name: key.template for name, key in engine.prefetch.items()})
     calls = [("patient-view", population.patient_view(record, body_prefetch))]
     orders = population.azathioprine_orders(record, pack, terminology)
     if not orders:

@@ -30,6 +30,8 @@ class Settings:
     metrics_port: int = 0  # 0: /metrics on the service's port; else only on this port (`serve`), not the public one
     dev: bool = False
     max_prefetch_entries: int = 20_000
+    lab_prefetch: str = "by-code"  # or "by-category": every laboratory result, for labs with local codes only
+    condition_prefetch: str = "current"  # or "all": for EHRs that record diagnoses without a clinical status
     fhir_allowlist: tuple[str, ...] = ()
     data_dir: Path = Path("var")
     database_url: str = ""
@@ -73,6 +75,8 @@ class Settings:
             max_draft_orders=_number(get, "MAX_DRAFT_ORDERS", 200, int),
             dev=_switch(get, "DEV", False),
             max_prefetch_entries=_number(get, "MAX_PREFETCH_ENTRIES", 20_000, int),
+            lab_prefetch=_choice(get, "PREFETCH_LABS", ("by-code", "by-category")),
+            condition_prefetch=_choice(get, "PREFETCH_CONDITIONS", ("current", "all")),
             fhir_allowlist=_split(get("FHIR_ALLOWLIST")),
             data_dir=Path(get("DATA_DIR", "var")),
             database_url=get("DATABASE_URL"),
@@ -101,6 +105,14 @@ def _switch(get, name: str, default: bool) -> bool:
     if raw not in ("on", "off"):
         raise ConfigError(f"AZA_CDS_{name} must be 'on' or 'off', not {raw!r}")
     return raw == "on"
+
+
+def _choice(get, name: str, choices: tuple[str, ...]) -> str:
+    """One of `choices`, the first being the default."""
+    raw = get(name).lower() or choices[0]
+    if raw not in choices:
+        raise ConfigError(f"AZA_CDS_{name} must be {' or '.join(repr(c) for c in choices)}, not {raw!r}")
+    return raw
 
 
 def _split(raw: str) -> tuple[str, ...]:

@@ -1,7 +1,7 @@
 """A population of FHIR patient bundles (e.g. Synthea output) turned into the hook calls an EHR would send.
 
-Each bundle file holds one patient's record. Its resources are sorted into the service's prefetch keys the way
-the prefetch templates would return them, and two calls are built per patient: a chart opening (patient-view) and,
+Each bundle file holds one patient's record. An in-memory FHIR server answers the service's prefetch templates
+from it, and two calls are built per patient: a chart opening (patient-view) and,
 for a patient with an azathioprine order, an order-sign renewal of the latest one.
 """
 
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import orjson
 
+from service.fhir.memory_server import InMemoryFhirServer
 from service.knowledge import KnowledgePack
 from service.record.dates import parse_fhir_datetime
 from service.terminology import Terminology
@@ -69,22 +70,11 @@ def read_patient_file(path: Path) -> PatientFile:
     return PatientFile(path, patients[0], [r for r in resources if r is not patients[0]])
 
 
-def prefetch(record: PatientFile) -> dict:
-    """The prefetch keys as the service's templates would fill them from this record (searchset Bundles)."""
-    by_type: dict[str, list[dict]] = {}
-    for resource in record.resources:
-        by_type.setdefault(resource.get("resourceType"), []).append(resource)
-    observations = by_type.get("Observation", [])
-    return {
-        "patient": record.patient,
-        "medicationRequests": _searchset(by_type.get("MedicationRequest", [])),
-        "medicationStatements": _searchset(by_type.get("MedicationStatement", [])),
-        "labs": _searchset([o for o in observations if _has_category(o, "laboratory")]),
-        "weights": _searchset([o for o in observations if _has_code(o, WEIGHT_CODE)]),
-        "conditions": _searchset(by_type.get("Condition", [])),
-        "allergies": _searchset(by_type.get("AllergyIntolerance", [])),
-        "immunizations": _searchset(by_type.get("Immunization", [])),
-    }
+def prefetch(record: PatientFile, templates: dict[str, str]) -> dict:
+    """The prefetch keys as an EHR would fill them from this record by the service's templates (every page in one
+    searchset Bundle)."""
+    server = InMemoryFhirServer(record.patient | {"id": record.patient_id}, record.resources)
+    return server.prefetch(templates, {"patientId": record.patient_id}, whole=True)
 
 
 def add_current_monitoring(
@@ -191,18 +181,9 @@ def _latest_weight(record: PatientFile) -> float | None:
     return float(max(dated, key=lambda pair: pair[0])[1]["value"]) if dated else None
 
 
-def _searchset(resources: list[dict]) -> dict:
-    return {"resourceType": "Bundle", "type": "searchset", "total": len(resources),
-            "entry": [{"resource": r} for r in resources]}  # fmt: skip
-
-
 def _codings(concept: object) -> Iterator[dict]:
     if isinstance(concept, dict):
         yield from (c for c in concept.get("coding") or [] if isinstance(c, dict))
-
-
-def _has_category(observation: dict, code: str) -> bool:
-    return any(c.get("code") == code for cat in observation.get("category") or [] for c in _codings(cat))
 
 
 def _has_code(observation: dict, code: str) -> bool:

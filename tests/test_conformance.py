@@ -37,9 +37,21 @@ def search(query: str) -> dict | None:
             for r in found
             if any(c.get("code") == params["category"] for cat in r.get("category", []) for c in cat["coding"])
         ]
-    if "code" in params:
-        system, _, code = params["code"].rpartition("|")
-        found = [r for r in found if any(c["code"] == code for c in r["code"]["coding"])]
+    if "code" in params:  # token search: "system|code" or "code", a comma between alternatives
+        wanted = [part.rpartition("|")[::2] for part in params["code"].split(",")]
+        found = [
+            r
+            for r in found
+            if any(
+                c["code"] == code and system in ("", c.get("system"))
+                for c in r["code"]["coding"]
+                for system, code in wanted
+            )
+        ]
+    if "status" in params:
+        found = [r for r in found if r.get("status") in params["status"].split(",")]
+    unknown = set(params) - {"patient", "category", "code", "status", "clinical-status", "_sort", "_count"}
+    assert not unknown, f"{query}: a search parameter this client does not know"
     return {
         "resourceType": "Bundle",
         "type": "searchset",

@@ -36,9 +36,11 @@ def test_prefetch_templates_use_only_2_0_tokens_and_the_restricted_query_subset(
             tokens = set(re.findall(r"\{\{\s*([^}]+?)\s*\}\}", template))
             assert tokens and tokens <= VALID_TOKENS, template
             assert "draftOrders" not in template and "today()" not in template
-            # instance read, or type search by patient; parameter names carry no modifier (e.g. code:text)
+            # instance read, or type search by patient; parameter names carry no modifier (e.g. code:text); of the
+            # result parameters only _sort and _count (the subset CDS Hooks 2.0 recommends)
             assert re.fullmatch(
-                r"[A-Za-z]+(/\{\{[^}]+\}\}|\?patient=\{\{context\.patientId\}\}(&[a-z-]+=[^&]+)*)", template
+                r"[A-Za-z]+(/\{\{[^}]+\}\}|\?patient=\{\{context\.patientId\}\}(&(_sort|_count|[a-z-]+)=[^&]+)*)",
+                template,
             ), template
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from helpers import (
     AZATHIOPRINE,
@@ -18,9 +19,11 @@ from helpers import (
     hook_request,
     med_request,
     post_json,
+    shipped_pack,
 )
 
 from service.fhir import FetchError, FhirClient, render_template
+from service.hooks.templates import prefetch_keys
 
 PATIENT_VIEW = "/cds-services/azathioprine-patient-view"
 ORDER_SELECT = "/cds-services/azathioprine-order-select"
@@ -31,8 +34,16 @@ TOKEN = {
     "scope": "patient/*.read",
     "subject": "aza-cds",
 }
-MEDS_QUERY = "MedicationRequest?patient=p1"
-LABS_QUERY = "Observation?patient=p1&category=laboratory"
+
+
+def as_sent(key: str) -> str:
+    """The key's search for patient p1 as the client sends it (percent-encoded, as the stub servers see it)."""
+    query = render_template(prefetch_keys(shipped_pack())[key].template, {"patientId": "p1"})
+    return httpx.URL("http://stub/" + query).raw_path.decode().removeprefix("/")
+
+
+MEDS_QUERY = as_sent("medicationRequests")
+LABS_QUERY = as_sent("labs")
 
 
 def recent(days: int) -> str:
@@ -99,7 +110,7 @@ def test_null_means_no_data_and_is_not_refetched(allowed, fhir_server):
     )
     response = post_json(allowed, PATIENT_VIEW, body)
     assert card_keys(response.get_json()) == [("MON-01", "warning"), ("MON-02", "info")]  # no CBC, no liver tests
-    assert "No CBC on file" in response.get_json()["cards"][0]["summary"]
+    assert "No CBC in the last 365 days" in response.get_json()["cards"][0]["summary"]
     assert "/fhir/" + LABS_QUERY not in {r["path"] for r in fhir_server.requests}
 
 

@@ -7,20 +7,21 @@ from datetime import UTC, datetime
 from helpers import AZATHIOPRINE, FEBUXOSTAT, bundle, hook_request, med_request, observation, shipped_pack
 
 from service.fhir import PatientData
-from service.hooks import PREFETCH
+from service.hooks.templates import prefetch_keys
 from service.protocol import HookCall
 from service.record import RecordBuilder
 from service.terminology import Terminology
 
 PACK = shipped_pack()
 BUILDER = RecordBuilder(PACK, Terminology(PACK))
+PREFETCH = prefetch_keys(PACK)
 NOW = datetime(2026, 11, 29, tzinfo=UTC)
 
 
 def build(hook, prefetch, drafts=None, selections=None):
     body = hook_request(hook, prefetch, drafts=drafts, selections=selections)
     call = HookCall.from_request("svc", hook, body)
-    return BUILDER.build(call, PatientData(call, PREFETCH, None), NOW)
+    return BUILDER.build(call, PatientData(call, PREFETCH, None, NOW), NOW)
 
 
 def labs_and_meds(meds):
@@ -105,7 +106,7 @@ def test_unreadable_draft_entries_are_listed():
     ]
     del body["context"]["draftOrders"]["entry"][2]["resource"]["medicationCodeableConcept"]
     call = HookCall.from_request("svc", "order-sign", body)
-    record = BUILDER.build(call, PatientData(call, PREFETCH, None), NOW)
+    record = BUILDER.build(call, PatientData(call, PREFETCH, None, NOW), NOW)
     assert record.unreadable_drafts == [
         "Entry 1 of draftOrders is not a FHIR resource.",
         "Entry 2 of draftOrders is not a FHIR resource.",

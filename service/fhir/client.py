@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from urllib.parse import unquote, urljoin, urlsplit
 
@@ -10,6 +11,8 @@ import httpx
 import orjson
 
 from service.fhir.deadline import DeadlineTransport, within_deadline
+
+Enough = Callable[[list[dict]], bool]  # sees each page's resources; True when the rest is not needed
 
 
 class FetchError(Exception):
@@ -128,11 +131,12 @@ class FhirSession:
         self._headers = {"Authorization": f"Bearer {access_token}"} if access_token else {}
         self._deadline = time.monotonic() + client.budget_seconds
 
-    def search(self, relative_url: str) -> tuple[list[dict], str | None]:
-        return self.read_pages(urljoin(self.base_url, relative_url), pages_done=0)
+    def search(self, relative_url: str, enough: Enough | None = None) -> tuple[list[dict], str | None]:
+        return self.read_pages(urljoin(self.base_url, relative_url), pages_done=0, enough=enough)
 
-    def read_pages(self, url: str, pages_done: int) -> tuple[list[dict], str | None]:
-        """Resources from `url` and its `next` pages, plus a note when some pages were left unread."""
+    def read_pages(self, url: str, pages_done: int, enough: Enough | None = None) -> tuple[list[dict], str | None]:
+        """Resources from `url` and its `next` pages, plus a note when some pages were left unread. `enough(page)`,
+        when given, sees each page's resources and says when the rest is not needed."""
         resources: list[dict] = []
         while True:
             if not (self._client.is_allowed(url) and _within(url, self.base_url)):
@@ -145,7 +149,7 @@ class FhirSession:
                 raise FetchError("the FHIR server answered with an OperationOutcome")
             found, next_url = unpack(document)
             resources += found
-            if not next_url:
+            if not next_url or (enough and enough(found)):
                 return resources, None
             url = urljoin(url, next_url)
 

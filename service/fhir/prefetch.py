@@ -3,6 +3,10 @@
 Each prefetch key is in one of four states (CDS Hooks 2.0): a resource or Bundle (used, following `next`
 pages), `null` (no data), an OperationOutcome (the EHR failed: fetch it ourselves), or absent (fetch it
 ourselves). Keys are read lazily, so a call that turns out not to involve azathioprine fetches nothing more.
+
+A key whose template sorts results newest first has a look-back: once its pages reach further back than that, the
+rest is older than any rule reads and is not fetched. When paging stops short of it, `truncated` says how far back
+the results go (`read_back_to`), so that the cards can say which checks saw less than they look at.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from service.fhir.client import FetchError, FhirClient, FhirSession, unpack
 
@@ -27,6 +32,42 @@ class PrefetchKey:
     name: str
     template: str
     required: bool  # no usable data -> 412 when a rule needs it
+    horizon_days: int | None = None  # the rules read its results back this far (and no further)
+    newest_first: bool = False  # the template sorts newest first, so paging can stop at the horizon
+
+
+class LookBack:
+    """Pages of results, newest first, read until they reach back past `since` (a "YYYY-MM-DD" day). A page out of
+    that order (a server that ignores `_sort`) means every page is needed: the look-back is then never covered."""
+
+    def __init__(self, since: str):
+        self.since = since
+        self.oldest: str | None = None
+        self.in_order = True
+
+    def add(self, resources: list[dict]) -> bool:
+        """Take one page; True once the results read cover the look-back."""
+        for resource in resources:
+            day = result_day(resource)
+            if not day:
+                continue
+            if self.oldest is not None and day > self.oldest:
+                self.in_order = False
+            self.oldest = day if self.oldest is None else min(self.oldest, day)
+        return self.covered
+
+    @property
+    def covered(self) -> bool:
+        return self.in_order and self.oldest is not None and self.oldest < self.since
+
+
+def result_day(resource: dict) -> str:
+    """The day of a result ("YYYY-MM-DD", the key `_sort=date` orders by), or "" when it has none."""
+    when = resource.get("effectiveDateTime") or resource.get("effectiveInstant")
+    if not when and isinstance(resource.get("effectivePeriod"), dict):
+        when = resource["effectivePeriod"].get("start")
+    when = when or resource.get("issued")
+    return when[:10] if isinstance(when, str) else ""
 
 
 class DataUnavailable(Exception):
@@ -59,14 +100,22 @@ def render_template(template: str, context: Mapping, user_id: object = None) -> 
 class PatientData:
     """Resolves prefetch keys on demand and remembers what could not be had, and why."""
 
-    def __init__(self, call, keys: Mapping[str, PrefetchKey], client: FhirClient | None):
+    def __init__(self, call, keys: Mapping[str, PrefetchKey], client: FhirClient | None, now: datetime):
         self._call = call
         self._keys = keys
         self._client = client
+        self._now = now
         self._session: FhirSession | None = None
         self._cache: dict[str, list[dict]] = {}
         self.unavailable: dict[str, str] = {}
         self.truncated: dict[str, str] = {}
+        self.read_back_to: dict[str, str] = {}  # key -> the oldest day read, when paging stopped short of its horizon
+
+    def since(self, key: str) -> str | None:
+        """The first day of the key's horizon ("YYYY-MM-DD", a day early: days are compared as written, in whatever
+        time zone), or None when all its results are read."""
+        days = self._keys[key].horizon_days
+        return (self._now - timedelta(days=days + 1)).date().isoformat() if days else None
 
     def resources(self, key: str) -> list[dict]:
         if key not in self._cache:
@@ -78,31 +127,41 @@ class PatientData:
         if key.name in prefetch and prefetch[key.name] is None:
             return []
         sent = prefetch.get(key.name)
+        look_back = LookBack(self.since(key.name)) if key.newest_first else None
         if isinstance(sent, dict) and sent.get("resourceType") != "OperationOutcome":
             resources, next_url = unpack(sent)
-            if next_url:
-                resources += self._follow(key, next_url)
+            if next_url and not (look_back and look_back.add(resources)):
+                resources += self._follow(key, next_url, look_back)
             return resources
         why = "the EHR sent an OperationOutcome instead" if isinstance(sent, dict) else "it was not prefetched"
         try:
             resources, note = self._open_session().search(
-                render_template(key.template, self._call.context, self._call.context.get("userId"))
+                render_template(key.template, self._call.context, self._call.context.get("userId")),
+                enough=look_back.add if look_back else None,
             )
         except FetchError as error:
             return self._give_up(key, f"{why} and {error}")
         if note:
-            self.truncated[key.name] = note
+            self._note_short(key, note, look_back)
         return resources
 
-    def _follow(self, key: PrefetchKey, next_url: str) -> list[dict]:
+    def _follow(self, key: PrefetchKey, next_url: str, look_back: LookBack | None) -> list[dict]:
         try:
-            resources, note = self._open_session().read_pages(next_url, pages_done=1)
+            resources, note = self._open_session().read_pages(
+                next_url, pages_done=1, enough=look_back.add if look_back else None
+            )
         except FetchError as error:
-            self.truncated[key.name] = f"only the first page was sent and the next could not be fetched: {error}"
-            return []
+            note, resources = f"only the first page was sent and the next could not be fetched: {error}", []
         if note:
-            self.truncated[key.name] = note
+            self._note_short(key, note, look_back)
         return resources
+
+    def _note_short(self, key: PrefetchKey, note: str, look_back: LookBack | None) -> None:
+        """Pages were left unread: say so, and how far back the results that were read go."""
+        if look_back and look_back.in_order and look_back.oldest:
+            self.read_back_to[key.name] = look_back.oldest
+            note += f"; results were read back to {look_back.oldest} only, not to {look_back.since}"
+        self.truncated[key.name] = note
 
     def _open_session(self) -> FhirSession:
         if self._client is None:

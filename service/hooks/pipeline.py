@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from service.fhir import FhirClient, PatientData
-from service.hooks.services import PREFETCH
+from service.hooks.templates import prefetch_keys
 from service.knowledge import KnowledgePack
 from service.protocol.call import HookCall
 from service.record import RecordBuilder
@@ -15,17 +15,26 @@ from service.terminology import Terminology
 
 
 class HookEngine:
-    """Everything a hook call needs, built once per worker from the knowledge pack."""
+    """Everything a hook call needs, built once per worker from the knowledge pack and the prefetch settings."""
 
-    def __init__(self, pack: KnowledgePack, fhir_client: FhirClient | None, policy: CardPolicy | None = None):
+    def __init__(
+        self,
+        pack: KnowledgePack,
+        fhir_client: FhirClient | None,
+        policy: CardPolicy | None = None,
+        lab_prefetch: str = "by-code",
+        condition_prefetch: str = "current",
+    ):
         self.pack = pack
         self.fhir_client = fhir_client
         self.policy = policy or CardPolicy()
+        self.prefetch = prefetch_keys(pack, lab_prefetch, condition_prefetch)
         self._builder = RecordBuilder(pack, Terminology(pack))
 
     def run(self, call: HookCall, now: datetime | None = None) -> list[dict]:
         """The cards for one call; raises DataUnavailable (-> 412) when required data cannot be had."""
-        data = PatientData(call, PREFETCH, self.fhir_client)
-        record = self._builder.build(call, data, now or datetime.now(UTC))
+        now = now or datetime.now(UTC)
+        data = PatientData(call, self.prefetch, self.fhir_client, now)
+        record = self._builder.build(call, data, now)
         findings = evaluate(self.pack, record, self.policy)
         return render_cards(self.pack, findings, call.patient_id)

@@ -1,27 +1,11 @@
-"""The three CDS services aza-cds offers, with the prefetch templates for the data their rules read."""
+"""The three CDS services aza-cds offers; their prefetch templates come from the knowledge pack (templates.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from service.fhir import PrefetchKey
-
-# Only 2.0-valid tokens: root-level primitive context fields. No FHIRPath (3.0 ballot), no draft-order ids.
-PREFETCH = {
-    key.name: key
-    for key in (
-        PrefetchKey("patient", "Patient/{{context.patientId}}", required=False),
-        PrefetchKey("medicationRequests", "MedicationRequest?patient={{context.patientId}}", required=True),
-        PrefetchKey("medicationStatements", "MedicationStatement?patient={{context.patientId}}", required=False),
-        PrefetchKey("labs", "Observation?patient={{context.patientId}}&category=laboratory", required=True),
-        PrefetchKey(
-            "weights", "Observation?patient={{context.patientId}}&code=http://loinc.org|29463-7", required=False
-        ),
-        PrefetchKey("conditions", "Condition?patient={{context.patientId}}", required=False),
-        PrefetchKey("allergies", "AllergyIntolerance?patient={{context.patientId}}", required=False),
-        PrefetchKey("immunizations", "Immunization?patient={{context.patientId}}", required=False),
-    )
-}
 
 USAGE = (
     "Send the declared prefetch, or a fhirServer that this deployment allows in AZA_CDS_FHIR_ALLOWLIST. "
@@ -36,13 +20,13 @@ class Service:
     title: str
     description: str
 
-    def discovery(self) -> dict:
+    def discovery(self, prefetch: Mapping[str, PrefetchKey]) -> dict:
         return {
             "hook": self.hook,
             "id": self.id,
             "title": self.title,
             "description": self.description,
-            "prefetch": {key.name: key.template for key in PREFETCH.values()},
+            "prefetch": {key.name: key.template for key in prefetch.values()},
             "usageRequirements": USAGE,
         }
 

@@ -6,10 +6,12 @@ from flask import Blueprint
 
 from service.hooks import SERVICES
 from service.http.errors import json_response
+from service.http.state import state
 
 bp = Blueprint("discovery", __name__)
 
 
 @bp.get("/cds-services")
 def discovery():
-    return json_response({"services": [service.discovery() for service in SERVICES.values()]})
+    prefetch = state().engine.prefetch
+    return json_response({"services": [service.discovery(prefetch) for service in SERVICES.values()]})

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, g
 
 from service.fhir import DataUnavailable
-from service.hooks import PREFETCH, SERVICES
+from service.hooks import SERVICES
 from service.http.errors import ApiError, json_response, read_json_object
 from service.http.state import state
 from service.logs import hook_instance
@@ -73,7 +73,9 @@ def _run(call: HookCall, app, started: float):
             412,
             "precondition_failed",
             f"Required data '{missing.key}' could not be obtained: {missing.reason}.",
-            missing=[{"key": missing.key, "template": PREFETCH[missing.key].template, "reason": missing.reason}],
+            missing=[
+                {"key": missing.key, "template": app.engine.prefetch[missing.key].template, "reason": missing.reason}
+            ],
         ) from None
     _account(call, app, started, status=200, cards=cards)
     return json_response({"cards": cards})

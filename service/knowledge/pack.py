@@ -36,6 +36,7 @@ SUMMARY_PLACEHOLDER_WIDTH = {
     "age": 3,
     "egfr": 4,
     "headline": 90,  # MON-03 / PREC-06: the first result found, cut to this width by the rule
+    "lookback_days": 4,
 }
 
 PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)\}")
@@ -71,6 +72,7 @@ class Concept:
     exclude: tuple[str, ...] = ()  # phrases that, in a name, mean it is not this concept
     history_counts: bool = False  # a "history of" entry still counts (chronic disease, transplant, malignancy)
     current_for_days: int | None = None  # time-bound: older entries are not current even when never closed
+    prefetch: str = ""  # an Observation code: the prefetch search ("labs", "weights", "genomics") that asks for it
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,10 @@ class KnowledgePack:
 
     def rule(self, rule_id: str) -> Rule:
         return next(rule for rule in self.rules if rule.id == rule_id)
+
+    def observation_codes(self, search: str) -> tuple[Code, ...]:
+        """The codes of every concept the `search` prefetch asks the EHR for by code, in pack order."""
+        return tuple(code for c in self.concepts.values() if c.prefetch == search for code in c.codes)
 
 
 def load_pack(directory: Path) -> KnowledgePack:
@@ -275,6 +281,7 @@ def _add_concepts(document: dict, name: str, sources: dict, concepts: dict[str, 
             exclude=tuple(raw.get("exclude", ())),
             history_counts=raw.get("history_counts", False),
             current_for_days=raw["current_for_days"]["value"] if "current_for_days" in raw else None,
+            prefetch=raw.get("prefetch", ""),
         )
         window = raw.get("current_for_days")
         if window and window["source"] not in sources:
@@ -331,6 +338,7 @@ def _cross_check(rules: list[Rule], sources: dict, concepts: dict[str, Concept])
         for concept_id in sorted(filter(None, {rule.drug, *rule.interactants, *named})):
             if concept_id not in concepts:
                 problems.append(f"{where}: unknown value-set concept {concept_id!r}")
+        problems += _lookback_problems(rule)
         for suggestion in rule.suggestions:
             for order in filter(None, [suggestion.get("order"), *suggestion.get("also_order", ())]):
                 if order not in concepts:
@@ -343,6 +351,31 @@ def _cross_check(rules: list[Rule], sources: dict, concepts: dict[str, Concept])
         problems += _leftover_problems(f"{where} phrases", *rule.phrases.values())
         problems += _leftover_problems(f"{where} suggestions", *(s["label"] for s in rule.suggestions))
     return problems
+
+
+def _lookback_problems(rule: Rule) -> list[str]:
+    """A rule's `lookback_days` covers every window its own parameters read results in."""
+    if "lookback_days" not in rule.parameters:
+        return []
+    params = rule.parameters
+    windows = {
+        "weight_max_age_days": params.get("weight_max_age_days"),
+        "result_max_age_days": params.get("result_max_age_days"),
+        "window_days": params.get("window_days"),
+        "positive_test within_days": (params.get("positive_test") or {}).get("within_days"),
+        "escalate_if_dose_above weight_max_age_days": (params.get("escalate_if_dose_above") or {}).get(
+            "weight_max_age_days"
+        ),
+    }
+    if "creatinine_rise" in params:
+        windows["result_max_age_days + creatinine_rise over_days"] = (
+            params.get("result_max_age_days", 0) + params["creatinine_rise"]["over_days"]
+        )
+    return [
+        f"rule {rule.id}: lookback_days {params['lookback_days']} is shorter than its {name} ({days})"
+        for name, days in windows.items()
+        if days is not None and days > params["lookback_days"]
+    ]
 
 
 def _leftover_problems(where: str, *templates: str) -> list[str]:

@@ -21,10 +21,12 @@ from service.record.medications import (
     Unreadable,
     read_medication,
 )
-from service.record.model import WITHDRAWN_STATUSES, PatientRecord
+from service.record.model import NEVER_TAKEN_STATUSES, WITHDRAWN_STATUSES, PatientRecord
 from service.terminology import Terminology
 
 MEDICATION_KEYS = ("medicationRequests", "medicationStatements")
+RESULT_KEYS = ("labs", "weights")  # read as lab values, each back to its horizon
+GENOMIC_KEYS = ("genomics", "labs", "weights")  # read for TPMT/NUDT15 results, at any age (broad labs hold them too)
 
 
 class RecordBuilder:
@@ -46,6 +48,7 @@ class RecordBuilder:
             self._read_clinical_data(data, record)
         record.unavailable.update(data.unavailable)
         record.truncated.update(data.truncated)
+        record.read_back_to.update(data.read_back_to)
         return record
 
     def _draft_resources(self, call: HookCall, record: PatientRecord) -> list[dict]:
@@ -77,8 +80,11 @@ class RecordBuilder:
     def _read_medications(self, resources: list[dict], index: MedicationIndex, record: PatientRecord, now) -> None:
         drafted = {draft.reference for draft in record.drafts}
         for resource in resources:
-            if resource["resourceType"] not in MEDICATION_TYPES or _text(resource.get("status")) == "entered-in-error":
-                continue
+            if (
+                resource["resourceType"] not in MEDICATION_TYPES
+                or _text(resource.get("status")) in NEVER_TAKEN_STATUSES
+            ):
+                continue  # cancelled before use, a pending order, an error, or not taken: none of them is a use
             try:
                 use = read_medication(resource, index, self._terminology, now)
             except Unreadable as problem:
@@ -88,10 +94,15 @@ class RecordBuilder:
                 record.medications.append(use)
 
     def _read_clinical_data(self, data: PatientData, record: PatientRecord) -> None:
-        observations = _of_type(data.resources("labs") + data.resources("weights"), "Observation")
         terms = self._terminology
-        record.labs = read_observations(observations, terms, self._pack)
-        genomics = self._genomics.read(observations)
+        record.labs = [
+            result
+            for key in RESULT_KEYS
+            for result in read_observations(
+                _of_type(data.resources(key), "Observation"), terms, self._pack, data.since(key)
+            )
+        ]
+        genomics = self._genomics.read(_distinct(_of_type(data.resources(key), "Observation") for key in GENOMIC_KEYS))
         record.phenotypes, record.has_pgx_result = genomics.phenotypes, genomics.has_result
         record.pgx_uninterpretable = genomics.uninterpretable
         record.conditions = read_coded_entries(_of_type(data.resources("conditions"), "Condition"), terms)
@@ -116,6 +127,21 @@ def _deceased(patient: dict, now: datetime) -> datetime | bool | None:
 
 def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
+
+
+def _distinct(groups) -> list[dict]:
+    """The resources of several searches, each once (a result two searches returned is one result)."""
+    seen: set[str] = set()
+    found = []
+    for resources in groups:
+        for resource in resources:
+            ident = resource.get("id")
+            if isinstance(ident, str):
+                if ident in seen:
+                    continue
+                seen.add(ident)
+            found.append(resource)
+    return found
 
 
 def _of_type(resources: list[dict], resource_type: str) -> list[dict]:

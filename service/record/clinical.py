@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from service.fhir.prefetch import result_day
 from service.knowledge import KnowledgePack
 from service.record.dates import first_datetime
 from service.record.model import CodedEntry, LabResult
@@ -13,10 +14,15 @@ from service.terminology import Terminology, convert
 QUALITATIVE = {"hcg"}  # analytes read for a qualitative result (positive / negative) rather than a number
 
 
-def read_observations(observations: Iterable[dict], terminology: Terminology, pack: KnowledgePack) -> list[LabResult]:
-    """Every result whose code is in a lab value set, including panel components, with canonical units."""
+def read_observations(
+    observations: Iterable[dict], terminology: Terminology, pack: KnowledgePack, since: str | None = None
+) -> list[LabResult]:
+    """Every result whose code is in a lab value set, including panel components, with canonical units. Results
+    dated before `since` ("YYYY-MM-DD", the start of the rules' look-back) are not parsed at all."""
     results = []
     for observation in observations:
+        if since and "" < result_day(observation) < since:
+            continue
         effective = effective_time(observation)
         status = observation.get("status") if isinstance(observation.get("status"), str) else "unknown"
         parts = [observation, *_dicts(observation.get("component"))]

@@ -12,6 +12,10 @@ from service.record.dosing import DailyDose
 ACTIVE_STATUSES = frozenset({"active", "on-hold", "intended", "unknown"})
 # Statuses of a draft order that is being removed rather than placed (order-sign on revised orders).
 WITHDRAWN_STATUSES = frozenset({"cancelled", "entered-in-error", "stopped", "completed", "revoked"})
+# Statuses of medications on file that were never taken: not read as use, and not asked for by the prefetch.
+NEVER_TAKEN_STATUSES = frozenset({"cancelled", "draft", "entered-in-error", "not-taken"})
+# Condition clinical statuses that count as current (as does no status at all, which older FHIR versions allow).
+CURRENT_CONDITION_STATUSES = ("active", "recurrence", "relapse")
 # Result statuses that count as a result (preliminary and cancelled ones do not).
 COUNTABLE = ("final", "amended", "corrected")
 
@@ -77,7 +81,7 @@ class CodedEntry:
     def is_current(self) -> bool:
         """Status only: active (or no status, as older FHIR versions allow), not refuted, no abatement."""
         refuted = self.verification in ("refuted", "entered-in-error")
-        return not refuted and not self.ended and self.status in ("", "active", "recurrence", "relapse")
+        return not refuted and not self.ended and (self.status == "" or self.status in CURRENT_CONDITION_STATUSES)
 
     def describe(self) -> str:
         """What was found, in the record's own words: "Crohn's disease (SNOMED 34000006, 2026-10-02)"."""
@@ -117,6 +121,7 @@ class PatientRecord:
     medication_problems: list[str] = field(default_factory=list)
     unavailable: dict[str, str] = field(default_factory=dict)  # prefetch key -> why it could not be had
     truncated: dict[str, str] = field(default_factory=dict)  # prefetch key -> what part is missing
+    read_back_to: dict[str, str] = field(default_factory=dict)  # prefetch key -> oldest day read, when short
     deceased: datetime | bool | None = None  # Patient.deceased[x]: a date, True, or None (alive or not recorded)
     restart_gap_days: int = 90  # the pack's gap after which taking a drug again is a restart (see therapy.py)
     therapies: dict = field(default_factory=dict, repr=False, compare=False)  # cache of therapy.therapy_of

@@ -2,11 +2,36 @@
 
 from __future__ import annotations
 
-from service.knowledge import Rule
+from service.knowledge import KnowledgePack, Rule
 from service.record import MedicationUse, PatientRecord
 from service.record.therapy import focus_therapy
 
 TRANSPLANT, RHEUMATOID = "kidney-transplant", "rheumatoid-arthritis"
+
+# The dated results each kind of rule reads, by prefetch search; a rule of such a kind says in `lookback_days` how
+# far back (a condition rule reads lab results only when a positive test counts).
+RESULT_SEARCHES: dict[str, tuple[str, ...]] = {
+    "cbc-schedule": ("labs",),
+    "lft-schedule": ("labs",),
+    "lab-threshold": ("labs",),
+    "inr-check": ("labs",),
+    "renal-dose": ("labs",),
+    "condition": ("labs",),
+    "dose-range": ("weights",),
+    "dose-reduced-with": ("weights",),
+    "dose-data": ("weights",),
+    "live-vaccine": ("weights",),
+}
+
+
+def lookbacks(pack: KnowledgePack) -> dict[str, dict[str, int]]:
+    """Prefetch search -> rule id -> days that rule reads back: how far back each search's results are needed."""
+    found: dict[str, dict[str, int]] = {}
+    for rule in pack.rules:
+        for search in RESULT_SEARCHES.get(rule.kind, ()):
+            if "lookback_days" in rule.parameters:
+                found.setdefault(search, {})[rule.id] = rule.param("lookback_days")
+    return found
 
 
 def focus_uses(rule: Rule, record: PatientRecord) -> list[MedicationUse]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from service.knowledge import KnowledgePack, Rule
 from service.record import PatientRecord
+from service.rules.common import lookbacks
 from service.rules.findings import Finding
 
-MEDICATION_AND_LAB_KEYS = ("medicationRequests", "medicationStatements", "labs")
+MEDICATION_AND_RESULT_KEYS = ("medicationRequests", "medicationStatements", "labs", "weights", "genomics")
 
 
 def unreadable_drafts(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
@@ -20,5 +23,20 @@ def incomplete_record(rule: Rule, record: PatientRecord, pack: KnowledgePack) ->
     if not any(record.involves(concept) for concept in pack.focus_drugs):
         return []
     problems = list(record.medication_problems)
-    problems += [f"{key}: {note}." for key, note in record.truncated.items() if key in MEDICATION_AND_LAB_KEYS]
+    for key, note in record.truncated.items():
+        if key in MEDICATION_AND_RESULT_KEYS:
+            problems.append(f"{key}: {note}{_checks_short(pack, record, key)}.")
     return [Finding(rule.id, "incomplete", items=tuple(problems))] if problems else []
+
+
+def _checks_short(pack: KnowledgePack, record: PatientRecord, key: str) -> str:
+    """The rules whose look-back reaches further back than the results that could be read."""
+    oldest = record.read_back_to.get(key)
+    if not oldest:
+        return ""
+    short = [
+        f"{rule_id} ({days} days)"
+        for rule_id, days in sorted(lookbacks(pack).get(key, {}).items())
+        if (record.now - timedelta(days=days)).date().isoformat() < oldest
+    ]
+    return f"; checks that look further back: {', '.join(short)}" if short else ""

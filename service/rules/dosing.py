@@ -136,7 +136,8 @@ def renal(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Findin
     if not focus_uses(rule, record):
         return []
     egfr = record.latest("egfr")
-    if egfr and egfr.value < rule.param("egfr_below"):
+    recent = egfr and record.now - egfr.effective <= timedelta(days=rule.param("lookback_days"))
+    if recent and egfr.value < rule.param("egfr_below"):
         return [
             Finding(rule.id, "low-egfr", {"egfr": f"{egfr.value:.0f}", "egfr_date": egfr.effective.date().isoformat()})
         ]

@@ -25,7 +25,7 @@ def evaluate_cbc(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list
     drafts = [draft for draft in record.drafts_in_scope if draft.has(rule.drug)]
     if not (any(use.is_active for use in on_file) if record.hook == "patient-view" else drafts):
         return []
-    latest = latest_cbc(record, rule.param("cbc_analytes"), rule.param("result_statuses"))
+    latest = latest_cbc(record, rule.param("cbc_analytes"), rule.param("result_statuses"), _since(rule, record))
     scope = rule.phrases["scope-partial" if "labs" in record.truncated else "scope-complete"]
     therapy = focus_therapy(record, rule.drug)
     if therapy.is_start:
@@ -33,15 +33,30 @@ def evaluate_cbc(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list
     changed = therapy.state == DOSE_CHANGE or _recent_dose_change(
         on_file, record.now, rule.param("after_dose_change")["for_days"]
     )
-    return _check_schedule(rule, record.now, therapy.since, latest, scope, changed)
+    return _check_schedule(rule, record.now, therapy.since, latest, _looked_in(rule, record), changed)
 
 
-def latest_cbc(record: PatientRecord, analytes: list[str], statuses: list[str]) -> date | None:
-    """The latest day on which every CBC analyte has a countable result (none in the future)."""
+def _since(rule: Rule, record: PatientRecord) -> datetime:
+    """The start of the rule's look-back: older results are not its business (and may not have been read)."""
+    return record.now - timedelta(days=rule.param("lookback_days"))
+
+
+def _looked_in(rule: Rule, record: PatientRecord) -> str:
+    """Where the rule looked, for "none found" texts: its look-back, and whether all of it could be read."""
+    return rule.phrases["lookback-partial" if "labs" in record.truncated else "lookback-complete"]
+
+
+def latest_cbc(record: PatientRecord, analytes: list[str], statuses: list[str], since: datetime) -> date | None:
+    """The latest day since `since` on which every CBC analyte has a countable result (none in the future)."""
     cutoff = record.now + timedelta(days=1)
     days: dict[str, set[date]] = {analyte: set() for analyte in analytes}
     for result in record.labs:
-        if result.analyte in days and result.status in statuses and result.effective and result.effective <= cutoff:
+        if (
+            result.analyte in days
+            and result.status in statuses
+            and result.effective
+            and since <= result.effective <= cutoff
+        ):
             days[result.analyte].add(result.effective.date())
     complete = set.intersection(*days.values()) if days else set()
     return max(complete) if complete else None
@@ -80,6 +95,7 @@ def _check_schedule(rule: Rule, now: datetime, start, latest: date | None, scope
         "phase_label": label,
         "therapy_day": str(day) if day is not None else "",
         "therapy_start": start.date().isoformat() if start else "",
+        "lookback_days": str(rule.param("lookback_days")),
     }
     phrases = {
         "therapy_description": rule.phrases["therapy-known" if start else "therapy-unknown"],
@@ -137,17 +153,23 @@ def _lft_schedule(rule: Rule, record: PatientRecord) -> list[Finding]:
     phases, graces = rule.param("phases"), rule.param("grace_days")
     index = _phase_index(phases, day)
     interval, grace = phases[index]["interval_days"], graces[index]
+    since = _since(rule, record)
     days = {
         r.effective.date()
         for r in record.labs
         if r.analyte in rule.param("analytes")
         and r.status in rule.param("result_statuses")
         and r.effective
-        and r.effective <= record.now
+        and since <= r.effective <= record.now
     }
-    values = {"interval_days": str(interval), "phase_label": phases[index]["label"], "grace_days": str(grace)}
+    values = {
+        "interval_days": str(interval),
+        "phase_label": phases[index]["label"],
+        "grace_days": str(grace),
+        "lookback_days": str(rule.param("lookback_days")),
+    }
     if not days:
-        return [Finding(rule.id, "none-on-file", values)]
+        return [Finding(rule.id, "none-on-file", values, {"search_scope": _looked_in(rule, record)})]
     days_since = (record.now.date() - max(days)).days
     if days_since <= interval + grace:
         return []
@@ -288,6 +310,8 @@ def evaluate_inr(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list
         return []
     window = rule.param("window_days")
     latest = record.latest("inr")
+    if latest and latest.effective < _since(rule, record):
+        latest = None
     if latest and (record.now - latest.effective).days <= window:
         return []
     draft, other = pairs[0]
@@ -295,6 +319,9 @@ def evaluate_inr(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list
     values = {
         "window_days": str(window),
         "coumarin": pack.concepts[min(coumarin.concepts & rule.interactants)].display,
-        "last_inr": f"{number(latest.value)} on {latest.effective.date()}" if latest else "none on file",
+        "lookback_days": str(rule.param("lookback_days")),
     }
-    return [Finding(rule.id, "no-recent-inr", values, basis=(_basis(draft), _basis(other)))]
+    if latest:
+        values["last_inr"] = f"{number(latest.value)} on {latest.effective.date()}"
+    phrases = {} if latest else {"last_inr": rule.phrases["inr-none"]}
+    return [Finding(rule.id, "no-recent-inr", values, phrases, basis=(_basis(draft), _basis(other)))]

@@ -1,0 +1,111 @@
+"""A FHIR server in memory, holding one patient's resources and answering the searches our prefetch templates make.
+
+It implements the query subset CDS Hooks 2.0 recommends for templates (a patient reference, token equality with
+`,` for "or", `_sort` by date, `_count` with `next` pages) and refuses anything else, so a template that strays
+from the subset fails the tests. `aza-cds burden` and `aza-cds bench` use it to build what an EHR would send; tests
+use it as the FHIR server behind call-backs (`transport()`).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode
+
+import httpx
+
+from service.fhir.prefetch import render_template, result_day
+
+# Search parameter -> where it looks, per the FHIR R4 search parameter definitions (token parameters only).
+TOKENS = {
+    "code": ("code",),
+    "category": ("category",),
+    "clinical-status": ("clinicalStatus",),
+    "status": ("status",),
+}
+
+
+class UnsupportedSearch(ValueError):
+    """A search outside the subset this server (and CDS Hooks 2.0's recommendation) supports."""
+
+
+class InMemoryFhirServer:
+    def __init__(self, patient: dict, resources: list[dict], base_url: str = "https://ehr.example/fhir"):
+        self.patient = patient
+        self.resources = resources
+        self.base_url = base_url.rstrip("/")
+        self.requests: list[str] = []  # the URLs asked for, for tests that count call-backs
+
+    def prefetch(self, templates: dict[str, str], context: dict, whole: bool = False) -> dict:
+        """Each template's first page, as an EHR fills prefetch (a Bundle with a `next` link when there is more);
+        `whole`: every page in one Bundle, as an EHR that does not paginate sends it."""
+        return {key: self.get(render_template(template, context), whole) for key, template in templates.items()}
+
+    def get(self, relative_url: str, whole: bool = False) -> dict | None:
+        """A read (`Patient/<id>`) or a search (`Type?params`): the resource, or a searchset Bundle page."""
+        path, _, query = relative_url.partition("?")
+        if "/" in path:
+            kind, _, ident = path.partition("/")
+            return self.patient if kind == "Patient" and ident == self.patient.get("id") else None
+        params = [(name, value) for name, value in parse_qsl(query, keep_blank_values=True) if name != "_offset"]
+        offset = int(dict(parse_qsl(query)).get("_offset", "0"))
+        found = self._search(path, params)
+        count = len(found) if whole else int(dict(params).get("_count", len(found) or 1))
+        page = found[offset : offset + count]
+        bundle = {"resourceType": "Bundle", "type": "searchset", "total": len(found)}
+        bundle["entry"] = [
+            {"fullUrl": f"{self.base_url}/{r['resourceType']}/{r.get('id')}", "resource": r} for r in page
+        ]
+        if offset + count < len(found):
+            following = urlencode([*params, ("_offset", str(offset + count))])
+            bundle["link"] = [{"relation": "next", "url": f"{self.base_url}/{path}?{following}"}]
+        return bundle
+
+    def transport(self) -> httpx.MockTransport:
+        """An httpx transport that answers GETs under `base_url` from this server (for FhirClient in tests)."""
+
+        def handle(request: httpx.Request) -> httpx.Response:
+            url = str(request.url)
+            self.requests.append(url)
+            relative = url.removeprefix(self.base_url + "/")
+            document = self.get(relative)
+            return httpx.Response(200 if document else 404, json=document or {"resourceType": "OperationOutcome"})
+
+        return httpx.MockTransport(handle)
+
+    def _search(self, kind: str, params: list[tuple[str, str]]) -> list[dict]:
+        found = [r for r in self.resources if r.get("resourceType") == kind]
+        order = None
+        for name, value in params:
+            if name == "patient":  # one patient's server: all of its resources are that patient's
+                found = found if value == self.patient.get("id") else []
+            elif name in TOKENS:
+                wanted = [_token(part) for part in value.split(",")]
+                found = [r for r in found if any(_matches(r, TOKENS[name], w) for w in wanted)]
+            elif name == "_sort" and value in ("date", "-date"):
+                order = value
+            elif name != "_count":
+                raise UnsupportedSearch(f"search parameter {name!r} is outside the supported subset")
+        if order:
+            found = sorted(found, key=result_day, reverse=order.startswith("-"))
+        return found
+
+
+def _token(text: str) -> tuple[str | None, str]:
+    system, bar, code = text.rpartition("|")
+    return (system if bar else None), code
+
+
+def _matches(resource: dict, fields: tuple[str, ...], wanted: tuple[str | None, str]) -> bool:
+    system, code = wanted
+    for field in fields:
+        value = resource.get(field)
+        if isinstance(value, str):
+            if system is None and value == code:
+                return True
+            continue
+        concepts = value if isinstance(value, list) else [value]
+        for concept in concepts:
+            codings = concept.get("coding") if isinstance(concept, dict) else None
+            for coding in codings if isinstance(codings, list) else ():
+                if coding.get("code") == code and (system is None or coding.get("system") == system):
+                    return True
+    return False

@@ -1,0 +1,84 @@
+"""The prefetch templates, derived from the knowledge pack: ask the EHR for what the rules read, and no more.
+
+An EHR pays for every prefetch twice (its search, then our parse), and a 20-year record holds thousands of lab
+results that no rule reads. So:
+
+- `labs`: results by the LOINC codes of the pack's lab concepts (panel codes too: a panel sent as one Observation
+  with components), newest first, a page at a time; paging stops once the rules' look-back is covered. Sites whose
+  labs carry only local codes set AZA_CDS_PREFETCH_LABS=by-category: every laboratory result, unsorted, as before.
+- `weights`: body weights by code, newest first.
+- `genomics`: TPMT and NUDT15 results by code, every one (a genotype holds for life; no look-back).
+- medication orders and statements: every status but those of something never taken (the reader ignores those).
+- `conditions`: the clinical statuses the rules count as current; AZA_CDS_PREFETCH_CONDITIONS=all for sites whose
+  EHR records diagnoses without a clinical status (the reader counts those as current, but a status search drops them).
+
+Only CDS Hooks 2.0 tokens (`{{context.patientId}}`) and the query subset it recommends: token equality (comma = or),
+`_sort`, `_count`.
+"""
+
+from __future__ import annotations
+
+from service.fhir import PrefetchKey
+from service.knowledge import KnowledgePack
+from service.record.model import CURRENT_CONDITION_STATUSES, NEVER_TAKEN_STATUSES
+from service.rules import lookbacks
+
+LAB_MODES = ("by-code", "by-category")
+CONDITION_MODES = ("current", "all")
+PAGE_SIZE = {"labs": 100, "weights": 10, "genomics": 100}  # results per page asked for (`_count`)
+
+# Every status of each resource (FHIR R4 value sets); the templates ask for those a medication was or is taken under.
+MEDICATION_REQUEST_STATUSES = (
+    "active", "on-hold", "cancelled", "completed", "entered-in-error", "stopped", "draft", "unknown",
+)  # fmt: skip
+MEDICATION_STATEMENT_STATUSES = (
+    "active", "completed", "entered-in-error", "intended", "stopped", "on-hold", "unknown", "not-taken",
+)  # fmt: skip
+
+
+def prefetch_keys(pack: KnowledgePack, labs: str = "by-code", conditions: str = "current") -> dict[str, PrefetchKey]:
+    """The prefetch keys every service declares, with how far back their newest-first results need reading."""
+    horizons = {search: max(by_rule.values()) for search, by_rule in lookbacks(pack).items()}
+    patient = "patient={{context.patientId}}"
+    keys = [
+        PrefetchKey("patient", "Patient/{{context.patientId}}", required=False),
+        PrefetchKey(
+            "medicationRequests",
+            f"MedicationRequest?{patient}&status={_taken(MEDICATION_REQUEST_STATUSES)}",
+            required=True,
+        ),
+        PrefetchKey(
+            "medicationStatements",
+            f"MedicationStatement?{patient}&status={_taken(MEDICATION_STATEMENT_STATUSES)}",
+            required=False,
+        ),
+        _labs(pack, patient, labs, horizons.get("labs")),
+        _by_code(pack, "weights", patient, horizons.get("weights")),
+        _by_code(pack, "genomics", patient, None),
+        PrefetchKey("conditions", f"Condition?{patient}" + _condition_filter(conditions), required=False),
+        PrefetchKey("allergies", f"AllergyIntolerance?{patient}", required=False),
+        PrefetchKey("immunizations", f"Immunization?{patient}&status=completed", required=False),
+    ]
+    return {key.name: key for key in keys}
+
+
+def _labs(pack: KnowledgePack, patient: str, mode: str, horizon: int | None) -> PrefetchKey:
+    if mode == "by-category":
+        return PrefetchKey("labs", f"Observation?{patient}&category=laboratory", required=True, horizon_days=horizon)
+    return _by_code(pack, "labs", patient, horizon, required=True)
+
+
+def _by_code(pack: KnowledgePack, search: str, patient: str, horizon: int | None, required=False) -> PrefetchKey:
+    codes = ",".join(dict.fromkeys(f"{code.system}|{code.code}" for code in pack.observation_codes(search)))
+    newest_first = horizon is not None
+    order = "&_sort=-date" if newest_first else ""
+    template = f"Observation?{patient}&code={codes}{order}&_count={PAGE_SIZE[search]}"
+    return PrefetchKey(search, template, required=required, horizon_days=horizon, newest_first=newest_first)
+
+
+def _condition_filter(mode: str) -> str:
+    return f"&clinical-status={','.join(CURRENT_CONDITION_STATUSES)}" if mode == "current" else ""
+
+
+def _taken(statuses: tuple[str, ...]) -> str:
+    return ",".join(status for status in statuses if status not in NEVER_TAKEN_STATUSES)
