@@ -213,3 +213,26 @@ def test_a_deceased_patient_is_recorded_as_such():
     assert build("patient-view", prefetch).deceased is True
     prefetch["patient"] = {"resourceType": "Patient", "id": "p", "deceasedDateTime": "2027-01-01"}  # not yet
     assert build("patient-view", prefetch).deceased is None
+
+
+def test_orders_and_statements_of_something_never_taken_are_not_uses():
+    """FHIR R4: a cancelled order was withdrawn before any administration, a draft on file was never issued, a
+    statement 'not-taken' says it was not taken. None of them makes a course, so an order now is a new start; the
+    prefetch templates do not ask for them either."""
+    from service.record.therapy import NEW_START, RENEWAL, therapy_of
+
+    never = [
+        med_request("c", AZATHIOPRINE, status="cancelled", authored="2026-11-01"),
+        med_request("d", AZATHIOPRINE, status="draft", authored="2026-11-02"),
+        {"resourceType": "MedicationStatement", "id": "s", "status": "not-taken",
+         "medicationCodeableConcept": AZATHIOPRINE, "effectiveDateTime": "2026-11-03"},
+        med_request("e", AZATHIOPRINE, status="entered-in-error", authored="2026-11-04"),
+    ]  # fmt: skip
+    record = build("order-sign", {"medicationRequests": bundle(never), "labs": bundle([])},
+                   drafts=[med_request("new", AZATHIOPRINE, status="draft", authored="2026-11-29")])  # fmt: skip
+    assert record.medications == []
+    assert therapy_of(record, "azathioprine", record.drafts[0]).state == NEW_START
+    taken = build("order-sign", {"medicationRequests": bundle([med_request("a", AZATHIOPRINE, authored="2026-11-01")]),
+                                 "labs": bundle([])},
+                  drafts=[med_request("new", AZATHIOPRINE, status="draft", authored="2026-11-29")])  # fmt: skip
+    assert therapy_of(taken, "azathioprine", taken.drafts[0]).state == RENEWAL  # the same order, once taken

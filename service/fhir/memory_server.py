@@ -28,8 +28,11 @@ class UnsupportedSearch(ValueError):
 
 
 class InMemoryFhirServer:
-    def __init__(self, patient: dict, resources: list[dict], base_url: str = "https://ehr.example/fhir"):
+    def __init__(
+        self, patient: dict, resources: list[dict], base_url: str = "https://ehr.example/fhir", honours_sort=True
+    ):
         self.patient = patient
+        self.honours_sort = honours_sort  # False: answers `_sort` in store order, as some servers do
         self.resources = resources
         self.base_url = base_url.rstrip("/")
         self.requests: list[str] = []  # the URLs asked for, for tests that count call-backs
@@ -78,10 +81,10 @@ class InMemoryFhirServer:
             if name == "patient":  # one patient's server: all of its resources are that patient's
                 found = found if value == self.patient.get("id") else []
             elif name in TOKENS:
-                wanted = [_token(part) for part in value.split(",")]
-                found = [r for r in found if any(_matches(r, TOKENS[name], w) for w in wanted)]
+                wanted = {_token(part) for part in value.split(",")}
+                found = [r for r in found if _matches(r, TOKENS[name], wanted)]
             elif name == "_sort" and value in ("date", "-date"):
-                order = value
+                order = value if self.honours_sort else None
             elif name != "_count":
                 raise UnsupportedSearch(f"search parameter {name!r} is outside the supported subset")
         if order:
@@ -94,18 +97,18 @@ def _token(text: str) -> tuple[str | None, str]:
     return (system if bar else None), code
 
 
-def _matches(resource: dict, fields: tuple[str, ...], wanted: tuple[str | None, str]) -> bool:
-    system, code = wanted
+def _matches(resource: dict, fields: tuple[str, ...], wanted: set[tuple[str | None, str]]) -> bool:
+    """A token match: a plain code (`status`) or a coding of a CodeableConcept, by `system|code` or by code alone."""
     for field in fields:
         value = resource.get(field)
         if isinstance(value, str):
-            if system is None and value == code:
+            if (None, value) in wanted:
                 return True
             continue
-        concepts = value if isinstance(value, list) else [value]
-        for concept in concepts:
+        for concept in value if isinstance(value, list) else [value]:
             codings = concept.get("coding") if isinstance(concept, dict) else None
             for coding in codings if isinstance(codings, list) else ():
-                if coding.get("code") == code and (system is None or coding.get("system") == system):
+                code = coding.get("code")
+                if (None, code) in wanted or (coding.get("system"), code) in wanted:
                     return True
     return False

@@ -1,0 +1,247 @@
+"""The prefetch templates derived from the knowledge pack: nothing the rules read is lost by narrowing them, paging
+stops at the rules' look-back and says when it could not reach it, and the settings restore the broad searches."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from helpers import (
+    AZATHIOPRINE,
+    LOINC,
+    PACK_DIR,
+    bundle,
+    card_keys,
+    hook_request,
+    med_request,
+    observation,
+    post_json,
+    shipped_pack,
+)
+
+from service.config import ConfigError, Settings
+from service.fhir import PatientData, render_template
+from service.fhir.memory_server import InMemoryFhirServer, UnsupportedSearch
+from service.hooks.templates import prefetch_keys
+from service.knowledge import load_pack
+from service.protocol import HookCall
+from service.record import RecordBuilder
+from service.terminology import Terminology
+
+NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
+EHR = "https://ehr.example/fhir"
+PATIENT = {"resourceType": "Patient", "id": "p1", "birthDate": "1970-01-01", "gender": "female"}
+HGNC = "http://www.genenames.org"
+# Concepts of the lab and genomics value sets whose codes are answers or component codes, never an Observation's
+# own code: nothing is searched for by them. Every other concept there must survive the narrow templates.
+VALUE_CODES = {"gene-tpmt", "gene-nudt15", "pgx-gene-studied", "pgx-medication-assessed", "phenotype-poor",
+               "phenotype-intermediate", "phenotype-possible-intermediate", "phenotype-normal",
+               "phenotype-indeterminate", "phenotype-not-cpic", "activity-flag-poor", "activity-flag-intermediate",
+               "activity-flag-normal"}  # fmt: skip
+
+
+def day(days_ago: float) -> str:
+    return (NOW - timedelta(days=days_ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def results_of(pack, call_prefetch: dict, transport=None) -> tuple:
+    """What the record builder reads from these Observations: lab values, and TPMT/NUDT15 findings."""
+    from service.fhir import FhirClient
+
+    body = hook_request("patient-view", call_prefetch, fhirServer=EHR)
+    call = HookCall.from_request("svc", "patient-view", body)
+    client = FhirClient((EHR,), transport=transport) if transport else None
+    builder = RecordBuilder(pack, Terminology(pack))
+    record = builder.build(call, PatientData(call, prefetch_keys(pack), client, NOW), NOW)
+    labs = sorted((r.analyte, r.code, r.value, r.text) for r in record.labs)
+    return labs, record.phenotypes, record.has_pgx_result, record.pgx_uninterpretable
+
+
+def shapes(concept, code) -> list[dict]:
+    """Results coded with `code` as labs send them: a plain value, and a TPMT genotype with its gene named."""
+    coding = {"system": code.system, "code": code.code}
+    plain = {"resourceType": "Observation", "id": "plain", "status": "final", "effectiveDateTime": day(3),
+             "code": {"coding": [coding]}}  # fmt: skip
+    if concept.unit:
+        plain["valueQuantity"] = {"value": 1.5, "unit": concept.unit, "code": concept.unit}
+    else:
+        plain["valueCodeableConcept"] = {"text": "Positive"}
+    genotype = plain | {"id": "genotype", "valueString": "*1/*3A"}
+    genotype["component"] = [
+        {"code": {"coding": [{"system": LOINC, "code": "48018-6"}]},
+         "valueCodeableConcept": {"coding": [{"system": HGNC, "code": "HGNC:12014", "display": "TPMT"}]}}
+    ]  # fmt: skip
+    return [plain, genotype]
+
+
+def lost_by_narrowing(pack, pack_dir) -> list[str]:
+    """Every code of the lab and genomics value sets, one result at a time: what the record reads from it when the
+    EHR sends every result (the broad search of old) and when it answers the templates. Differences are losses."""
+    ids = {c["id"] for name in ("labs", "genomics")
+           for c in json.loads((pack_dir / "valuesets" / f"{name}.json").read_text())["concepts"]}  # fmt: skip
+    templates = {name: key.template for name, key in prefetch_keys(pack).items()}
+    lost = []
+    for concept in (pack.concepts[i] for i in sorted(ids - VALUE_CODES)):
+        for code in concept.codes:
+            for result in shapes(concept, code):
+                everything = {
+                    "medicationRequests": bundle([med_request("aza", AZATHIOPRINE)]),
+                    "labs": bundle([result]),
+                }
+                server = InMemoryFhirServer(PATIENT, [everything["medicationRequests"]["entry"][0]["resource"], result])
+                answered = server.prefetch(templates, {"patientId": "p1"})
+                if results_of(pack, everything) != results_of(pack, answered):
+                    lost.append(f"{concept.id} {code.code} ({result['id']})")
+    return lost
+
+
+def test_every_result_the_rules_read_is_reachable_through_the_templates():
+    pack = shipped_pack()
+    assert lost_by_narrowing(pack, PACK_DIR) == []
+    # the check can see a loss: each concept it looks at yields something from its results
+    assert results_of(pack, {"labs": bundle(shapes(pack.concepts["inr"], pack.concepts["inr"].codes[0])[:1]),
+                             "medicationRequests": bundle([med_request("aza", AZATHIOPRINE)])})[0]  # fmt: skip
+
+
+def test_a_value_set_change_that_forgets_the_prefetch_is_caught(tmp_path):
+    """A new eGFR code added without saying which search fetches it: the check names it."""
+    shutil.copytree(PACK_DIR, tmp_path / "cards")
+    labs_file = tmp_path / "cards" / "valuesets" / "labs.json"
+    labs = json.loads(labs_file.read_text())
+    code = {"system": "loinc", "code": "99999-9", "status": "K", "source": "public-copies"}
+    labs["concepts"].append(
+        {"id": "egfr-new", "display": "eGFR (new code)", "unit": "mL/min/{1.73_m2}", "codes": [code]}
+    )
+    labs_file.write_text(json.dumps(labs))
+    changed = load_pack(tmp_path / "cards")
+    assert lost_by_narrowing(changed, tmp_path / "cards") == ["egfr-new 99999-9 (plain)", "egfr-new 99999-9 (genotype)"]
+
+
+def test_templates_keep_to_the_subset_the_in_memory_server_knows():
+    """The server refuses what CDS Hooks 2.0's recommended subset leaves out; every template passes it."""
+    server = InMemoryFhirServer(PATIENT, [])
+    for key in prefetch_keys(shipped_pack()).values():
+        server.get(render_template(key.template, {"patientId": "p1"}))
+    with pytest.raises(UnsupportedSearch):
+        server.get("Condition?patient=p1&clinical-status:not=resolved")
+
+
+def test_the_settings_restore_the_broad_searches():
+    pack = shipped_pack()
+    narrow, broad = prefetch_keys(pack), prefetch_keys(pack, labs="by-category", conditions="all")
+    assert "code=http://loinc.org|6690-2," in narrow["labs"].template and "_sort=-date" in narrow["labs"].template
+    assert broad["labs"].template == "Observation?patient={{context.patientId}}&category=laboratory"
+    assert not broad["labs"].newest_first and broad["labs"].horizon_days == 455  # still not parsed beyond it
+    assert narrow["conditions"].template.endswith("&clinical-status=active,recurrence,relapse")
+    assert broad["conditions"].template == "Condition?patient={{context.patientId}}"
+    assert Settings.from_mapping({"AZA_CDS_PREFETCH_LABS": "by-category"}).lab_prefetch == "by-category"
+    with pytest.raises(ConfigError, match="AZA_CDS_PREFETCH_CONDITIONS must be 'current' or 'all'"):
+        Settings.from_mapping({"AZA_CDS_PREFETCH_CONDITIONS": "some"})
+
+
+def test_discovery_shows_the_setting(make_app):
+    client = make_app(prefetch_labs="by-category").test_client()
+    services = client.get("/cds-services").get_json()["services"]
+    assert {s["prefetch"]["labs"] for s in services} == {
+        "Observation?patient={{context.patientId}}&category=laboratory"
+    }
+
+
+def test_the_horizons_are_the_longest_look_back_of_the_rules_that_read_each_search():
+    keys = prefetch_keys(shipped_pack())
+    # MON-03: 90 days in which a result counts and the year of creatinine before it; weights: 90 days (DOSE-01..04)
+    assert (keys["labs"].horizon_days, keys["weights"].horizon_days, keys["genomics"].horizon_days) == (455, 90, None)
+
+
+def history(years: int, per_month: int, seed: int = 7) -> list[dict]:
+    """Monthly CBCs (WBC, platelets) and ALTs over `years`, `per_month` draws a month, all normal."""
+    results = []
+    for draw in range(years * 12 * per_month):
+        when = day(2 + draw * 30 / per_month)
+        for code, value, unit in (("6690-2", 6.1, "10*3/uL"), ("777-3", 250, "10*3/uL"), ("1742-6", 22, "U/L")):
+            results.append(observation(f"{code}-{draw}", code, value, unit, when))
+    random.Random(seed).shuffle(results)  # a store keeps them in no order; the search sorts
+    return results
+
+
+@pytest.fixture
+def ehr():
+    """20 years of CBCs and ALTs drawn every 3.75 days: 5,760 results, 58 pages of 100."""
+    orders = [med_request("aza", AZATHIOPRINE, authored=day(3000)[:10])]
+    return InMemoryFhirServer(PATIENT, orders + history(years=20, per_month=8))
+
+
+def call_back_all(make_app, ehr: InMemoryFhirServer, **settings):
+    client = make_app(fhir_allowlist=EHR, fhir_transport=ehr.transport(), **settings).test_client()
+    body = hook_request("patient-view", {"patient": PATIENT}, fhirServer=EHR)
+    return post_json(client, "/cds-services/azathioprine-patient-view", body)
+
+
+def lab_pages(ehr: InMemoryFhirServer) -> int:
+    return sum("6690-2" in url for url in ehr.requests)
+
+
+def test_paging_stops_once_the_look_back_is_covered(make_app, ehr):
+    """455 days (and one of margin) hold 122 draws, 366 results: page 4 reaches past them; 54 pages are not read."""
+    response = call_back_all(make_app, ehr)
+    assert response.status_code == 200 and card_keys(response.get_json()) == []  # current and normal
+    assert lab_pages(ehr) == 4
+
+
+def test_paging_short_of_the_look_back_is_said_with_the_checks_it_affects(make_app, ehr):
+    response = call_back_all(make_app, ehr, fhir_max_pages="2")
+    assert lab_pages(ehr) == 2
+    notice = next(c for c in response.get_json()["cards"] if c["source"]["topic"]["code"] == "DATA-02")
+    # 200 results are 67 draws (the last one partly): back to day 2 + 66 x 3.75 = 249.5
+    reached = day(2 + 66 * 3.75)[:10]
+    assert f"results were read back to {reached} only" in notice["detail"]
+    # the rules that read labs further back than that; MON-05 (90 days) and PREC-01 (42) saw all they look at
+    assert (
+        "checks that look further back: DOSE-05 (365 days), MON-01 (365 days), MON-02 (365 days), MON-03 (455 days)"
+        in (notice["detail"])
+    )
+
+
+def test_a_server_that_ignores_the_sort_is_read_to_the_end(make_app, ehr):
+    unsorted = InMemoryFhirServer(PATIENT, ehr.resources, honours_sort=False)
+    response = call_back_all(make_app, unsorted, fhir_max_pages="60", fhir_timeout_seconds="60")
+    assert response.status_code == 200 and card_keys(response.get_json()) == []
+    assert lab_pages(unsorted) == 58  # out of order: no page says that the rest is older
+
+
+def test_results_before_the_look_back_are_not_read():
+    """A CBC 400 days ago is older than MON-01's year: not read as today's monitoring (and not parsed)."""
+    pack = shipped_pack()
+    old, older = (
+        observation("w1", "6690-2", 6, "10*3/uL", day(400)),
+        observation("w2", "6690-2", 6, "10*3/uL", day(460)),
+    )
+    labs, *_ = results_of(
+        pack, {"labs": bundle([old, older]), "medicationRequests": bundle([med_request("a", AZATHIOPRINE)])}
+    )
+    assert [analyte for analyte, *_ in labs] == ["wbc"]  # the one within 455 days, not the one beyond
+
+
+def test_a_first_page_that_covers_the_look_back_needs_no_more(make_app):
+    """An EHR that sends page 1 of 58 in the prefetch and no fhirServer: nothing is missing from what rules read."""
+    client = make_app().test_client()
+    ehr = InMemoryFhirServer(PATIENT, history(years=20, per_month=1))  # a draw a month: 100 results are 33 months
+    prefetch = ehr.prefetch({"labs": prefetch_keys(shipped_pack())["labs"].template}, {"patientId": "p1"})
+    assert "link" in prefetch["labs"]
+    prefetch["medicationRequests"] = bundle([med_request("aza", AZATHIOPRINE, authored=day(3000)[:10])])
+    response = post_json(client, "/cds-services/azathioprine-patient-view", hook_request("patient-view", prefetch))
+    assert card_keys(response.get_json()) == []
+
+
+def test_a_first_page_short_of_the_look_back_is_said(make_app, ehr):
+    client = make_app().test_client()
+    prefetch = ehr.prefetch({"labs": prefetch_keys(shipped_pack())["labs"].template}, {"patientId": "p1"})
+    prefetch["medicationRequests"] = bundle([med_request("aza", AZATHIOPRINE, authored=day(3000)[:10])])
+    response = post_json(client, "/cds-services/azathioprine-patient-view", hook_request("patient-view", prefetch))
+    assert card_keys(response.get_json()) == [("DATA-02", "info")]
+    detail = response.get_json()["cards"][0]["detail"]
+    assert "only the first page was sent and the next could not be fetched" in detail
+    assert f"read back to {day(2 + 33 * 3.75)[:10]} only" in detail  # 100 results: 34 draws, the last one partly
