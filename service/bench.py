@@ -8,7 +8,6 @@ same settings driven by wrk on loopback, with start-up time and peak RSS per wor
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import re
@@ -24,7 +23,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import orjson
-from flask import Flask, Response, request
+
+from service import bench_history
+from service.bench_apps import aza_in_process, floor_app
+from service.config import EMBEDDED_PACK
 
 NARRATIVE = '<div xmlns="http://www.w3.org/1999/xhtml">' + "Generated narrative. " * 45 + "</div>"
 SIZES = {  # labs, medication orders, conditions, draft orders
@@ -33,20 +35,6 @@ SIZES = {  # labs, medication orders, conditions, draft orders
     "large": (380, 90, 28, 2),
 }
 HOOKS = ("patient-view", "order-select", "order-sign")
-FIXED_CARD = orjson.dumps({"cards": [{"summary": "floor", "indicator": "info", "source": {"label": "floor"}}]})
-
-
-def floor_app(parser: str = "orjson") -> Flask:
-    """The floor: parse the body, return a fixed card. `parser` is "flask" (the idiomatic `request.get_json()`, the
-    issue's in-process reference) or "orjson" (the stricter floor, also served by gunicorn for the HTTP run)."""
-    app = Flask("floor")
-
-    @app.post("/cds-services/<service_id>")
-    def hook(service_id: str):
-        request.get_json() if parser == "flask" else orjson.loads(request.get_data())
-        return Response(FIXED_CARD, mimetype="application/json")
-
-    return app
 
 
 def reference_request(hook: str, labs: int, meds: int, conditions: int, drafts: int) -> dict:
@@ -169,22 +157,6 @@ def naive_parse_entries(raw: bytes) -> None:
             get_fhir_model_class(resource["resourceType"]).model_validate(resource)
 
 
-def _aza_in_process():
-    """The service as `aza-cds serve` builds it (SQLite file, audit trail written in the background), without auth:
-    tokens are measured over HTTP."""
-    from service.app import create_app
-
-    data = tempfile.mkdtemp(prefix="aza-bench-data-")
-    app = create_app({"AZA_CDS_AUTH": "off", "AZA_CDS_DATA_DIR": data})
-
-    def clean_up() -> None:
-        app.extensions["aza_cds"].storage.audit.close()  # its last rows, before the folder goes
-        shutil.rmtree(data, ignore_errors=True)
-
-    atexit.register(clean_up)
-    return app.test_client()
-
-
 def _poster(client, url: str, raw: bytes):
     return lambda: client.post(url, data=raw, content_type="application/json")
 
@@ -194,7 +166,7 @@ def _quiet(_message: str) -> None:
 
 
 def in_process(runs: int, progress: Callable[[str], None] = _quiet) -> dict:
-    aza = _aza_in_process()
+    aza, _ = aza_in_process()
     floors = {"floor": floor_app("flask").test_client(), "floor_orjson": floor_app("orjson").test_client()}
     results = {}
     for step, (size, hook) in enumerate(((size, hook) for size in SIZES for hook in HOOKS), start=1):
@@ -212,20 +184,7 @@ def in_process(runs: int, progress: Callable[[str], None] = _quiet) -> dict:
     return results
 
 
-def scaling(runs: int, progress: Callable[[str], None] = _quiet) -> dict:
-    aza = _aza_in_process()
-    table = {}
-    for total in (10, 100, 1000):
-        progress(f"scaling: order-sign with {total} resources")
-        labs, meds, conditions = int(total * 0.7), int(total * 0.2), total - int(total * 0.7) - int(total * 0.2)
-        raw = orjson.dumps(reference_request("order-sign", labs, meds, conditions, 2))
-        table[total] = timings(
-            lambda b=raw: aza.post("/cds-services/azathioprine-order-sign", data=b, content_type="application/json"),
-            max(20, runs // 5),
-        )["median"]
-    return table
-
-
+FLOORS = {"floor": "service.bench_apps:floor_app()", "auth-floor": "service.bench_apps:auth_floor_app()"}
 WRK_SCRIPT = """
 local body = io.open("{body}"):read("*a")
 local tokens = {{}}
@@ -264,7 +223,7 @@ def http_compare(size: str, duration: int, workers: int) -> dict:
     (folder / "body.json").write_bytes(raw)
     signer = _rs384_client(folder)
     results = {}
-    for name in ("floor", "aza-cds"):
+    for name in ("floor", "auth-floor", "aza-cds"):
         port = _free_port()
         url = f"http://127.0.0.1:{port}/cds-services/azathioprine-order-sign"
         server, startup = _start(name, port, workers, folder)
@@ -272,7 +231,7 @@ def http_compare(size: str, duration: int, workers: int) -> dict:
             runs = {}
             for connections in (1, 8):
                 tokens = ""
-                if name == "aza-cds":
+                if name != "floor":
                     tokens = str(folder / f"tokens-{connections}.txt")
                     count = 4000 * duration if connections > 1 else 1500 * duration
                     Path(tokens).write_text("\n".join(signer(url) for _ in range(count)) + "\n")
@@ -316,20 +275,11 @@ def _start(name: str, port: int, workers: int, folder: Path):
         "AZA_CDS_DATA_DIR": str(folder / "data"),
         "AZA_CDS_PUBLIC_URL": f"http://127.0.0.1:{port}",  # the audience the benchmark's tokens are signed for
     }
-    if name == "floor":
-        command = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--workers",
-            str(workers),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--preload",
-            "--timeout",
-            "30",
-            "service.bench:floor_app()",
-        ]
+    if name in FLOORS:
+        # the worker kind, threads and preloading of `aza-cds serve` (service/serve.py), so that only the app differs
+        command = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
+                   "--worker-class", "gthread", "--threads", "32", "--preload", "--timeout", "30",
+                   FLOORS[name]]  # fmt: skip
     else:
         command = [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--workers", str(workers)]
     started = time.perf_counter()
@@ -393,9 +343,16 @@ def _free_port() -> int:
 def run(
     runs: int = 300, http: bool = False, duration: int = 5, workers: int = 2, progress: Callable[[str], None] = _quiet
 ) -> dict:
-    report = {"in_process": in_process(runs, progress), "scaling_order_sign_ms": scaling(runs, progress)}
+    from service.knowledge import load_pack
+
+    pack = load_pack(EMBEDDED_PACK)
+    report = {
+        "in_process": in_process(runs, progress),
+        "long_history": bench_history.long_history(pack, max(20, runs // 5), progress),
+        "scaling": bench_history.scaling(pack, runs, progress),
+    }
     if http:
-        progress(f"HTTP: floor, then aza-cds, under gunicorn ({workers} workers), wrk {duration} s per run")
+        progress(f"HTTP: floor, authenticated floor, aza-cds under gunicorn ({workers} workers), wrk {duration} s each")
         report["http_medium_order_sign"] = http_compare("medium", duration, workers)
     return report
 
@@ -431,8 +388,14 @@ def print_report(report: dict) -> None:
     print("Columns:")
     for column, meaning in IN_PROCESS_COLUMNS:
         print(f"  {column:16} {meaning}")
-    scaling_text = ", ".join(f"{n}: {ms:.2f} ms" for n, ms in report["scaling_order_sign_ms"].items())
-    print(f"Scaling, order-sign median by resources in prefetch: {scaling_text}")
+    _print_long_history(report["long_history"])
+    scale = report["scaling"]
+    sizes = ", ".join(f"{n:,}: {ms:.1f}" for n, ms in scale["median_ms"].items())
+    print(f"Scaling, order-sign with every resource sent, median ms by resources: {sizes}")
+    print(
+        f"  slope {scale['ms_per_1000_resources']:.2f} ms per 1,000 resources (intercept {scale['intercept_ms']:.1f} ms); "
+        f"20,000 takes {scale['largest_over_2000']:.1f}x the time of 2,000 (linear: 10x)"
+    )
     for name, result in report.get("http_medium_order_sign", {}).items():
         rss = result["peak_rss_mb_per_worker"]
         print(f"HTTP {name}: start-up {result['startup_seconds']:.2f} s, peak RSS per worker {rss:.0f} MB")
@@ -452,3 +415,24 @@ def _ratio(shown: dict | None, numerator: dict | None, denominator: dict) -> str
     if not shown or not numerator:
         return "-"
     return f"{shown['median']:.2f} {numerator['median'] / denominator['median']:4.1f}x"
+
+
+def _print_long_history(table: dict) -> None:
+    print(
+        "Long history, order-sign renewal in-process: bytes the EHR sends (prefetch + call-back pages), parse "
+        "(JSON to patient record) and total, median/p95 ms"
+    )
+    print(
+        f"{'case':34} {'resources':>9} {'prefetch KB':>11} {'call-back KB':>12} {'parse ms':>13} {'total ms':>13}  cards"
+    )
+    for name, row in table.items():
+        parse, total = row["parse_ms"], row["total_ms"]
+        print(
+            f"{name:34} {row['resources']:9} {row['prefetch_bytes'] / 1024:11.0f} {row['call_back_bytes'] / 1024:12.0f} "
+            f"{parse['median']:6.2f}/{parse['p95']:<6.2f} {total['median']:6.2f}/{total['p95']:<6.2f}  "
+            f"{' '.join(row['cards']) or '-'}"
+        )
+    for size in dict.fromkeys(name.split("/")[0] for name in table):
+        broad, narrow = table[f"{size}/broad"], table[f"{size}/narrow"]
+        ratio = broad["prefetch_bytes"] / (narrow["prefetch_bytes"] + narrow["call_back_bytes"])
+        print(f"  {size}: the narrow templates send {ratio:.1f}x fewer bytes")

@@ -34,14 +34,16 @@ class PrefetchKey:
     required: bool  # no usable data -> 412 when a rule needs it
     horizon_days: int | None = None  # the rules read its results back this far (and no further)
     newest_first: bool = False  # the template sorts newest first, so paging can stop at the horizon
+    latest_only: bool = False  # the rules read only the newest result (within the horizon): one page holds it
 
 
 class LookBack:
     """Pages of results, newest first, read until they reach back past `since` (a "YYYY-MM-DD" day). A page out of
     that order (a server that ignores `_sort`) means every page is needed: the look-back is then never covered."""
 
-    def __init__(self, since: str):
+    def __init__(self, since: str, latest_only: bool = False):
         self.since = since
+        self.latest_only = latest_only
         self.oldest: str | None = None
         self.in_order = True
 
@@ -58,7 +60,8 @@ class LookBack:
 
     @property
     def covered(self) -> bool:
-        return self.in_order and self.oldest is not None and self.oldest < self.since
+        found = self.oldest is not None
+        return self.in_order and found and (self.latest_only or self.oldest < self.since)
 
 
 def result_day(resource: dict) -> str:
@@ -127,7 +130,7 @@ class PatientData:
         if key.name in prefetch and prefetch[key.name] is None:
             return []
         sent = prefetch.get(key.name)
-        look_back = LookBack(self.since(key.name)) if key.newest_first else None
+        look_back = LookBack(self.since(key.name), key.latest_only) if key.newest_first else None
         if isinstance(sent, dict) and sent.get("resourceType") != "OperationOutcome":
             resources, next_url = unpack(sent)
             if next_url and not (look_back and look_back.add(resources)):

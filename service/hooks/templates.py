@@ -6,7 +6,7 @@ results that no rule reads. So:
 - `labs`: results by the LOINC codes of the pack's lab concepts (panel codes too: a panel sent as one Observation
   with components), newest first, a page at a time; paging stops once the rules' look-back is covered. Sites whose
   labs carry only local codes set AZA_CDS_PREFETCH_LABS=by-category: every laboratory result, unsorted, as before.
-- `weights`: body weights by code, newest first.
+- `weights`: body weights by code, newest first; the first page holds the newest, which is all the rules read.
 - `genomics`: TPMT and NUDT15 results by code, every one (a genotype holds for life; no look-back).
 - medication orders and statements: every status but those of something never taken (the reader ignores those).
 - `conditions`: the clinical statuses the rules count as current; AZA_CDS_PREFETCH_CONDITIONS=all for sites whose
@@ -25,7 +25,8 @@ from service.rules import lookbacks
 
 LAB_MODES = ("by-code", "by-category")
 CONDITION_MODES = ("current", "all")
-PAGE_SIZE = {"labs": 100, "weights": 10, "genomics": 100}  # results per page asked for (`_count`)
+PAGE_SIZE = {"labs": 100, "weights": 5, "genomics": 100}  # results per page asked for (`_count`)
+LATEST_ONLY = {"weights"}  # the dose rules read the newest weight only (rules/dosing.py: weight)
 
 # Every status of each resource (FHIR R4 value sets); the templates ask for those a medication was or is taken under.
 MEDICATION_REQUEST_STATUSES = (
@@ -73,7 +74,9 @@ def _by_code(pack: KnowledgePack, search: str, patient: str, horizon: int | None
     newest_first = horizon is not None
     order = "&_sort=-date" if newest_first else ""
     template = f"Observation?{patient}&code={codes}{order}&_count={PAGE_SIZE[search]}"
-    return PrefetchKey(search, template, required=required, horizon_days=horizon, newest_first=newest_first)
+    return PrefetchKey(
+        search, template, required, horizon, newest_first=newest_first, latest_only=search in LATEST_ONLY
+    )
 
 
 def _condition_filter(mode: str) -> str:

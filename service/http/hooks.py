@@ -12,6 +12,7 @@ from flask import Blueprint, g
 from service.fhir import DataUnavailable
 from service.hooks import SERVICES
 from service.http.errors import ApiError, json_response, read_json_object
+from service.http.memory import collection_paused
 from service.http.state import state
 from service.logs import hook_instance
 from service.protocol import HookCall, InvalidCall, SchemaViolation, check_request
@@ -22,6 +23,11 @@ log = logging.getLogger("aza_cds")
 
 @bp.post("/cds-services/<service_id>")
 def call_service(service_id: str):
+    with collection_paused():  # a large prefetch is hundreds of thousands of objects: see http/memory.py
+        return _call_service(service_id)
+
+
+def _call_service(service_id: str):
     started = time.perf_counter()
     service = SERVICES.get(service_id)
     if service is None:

@@ -86,11 +86,11 @@ class RecordBuilder:
             ):
                 continue  # cancelled before use, a pending order, an error, or not taken: none of them is a use
             try:
-                use = read_medication(resource, index, self._terminology, now)
+                use = read_medication(resource, index, self._terminology, now, known_only=True)
             except Unreadable as problem:
                 record.medication_problems.append(str(problem))
                 continue
-            if use.reference not in drafted:
+            if use and use.reference not in drafted:
                 record.medications.append(use)
 
     def _read_clinical_data(self, data: PatientData, record: PatientRecord) -> None:
@@ -131,6 +131,9 @@ def _text(value: object) -> str:
 
 def _distinct(groups) -> list[dict]:
     """The resources of several searches, each once (a result two searches returned is one result)."""
+    groups = [group for group in groups if group]
+    if len(groups) <= 1:
+        return groups[0] if groups else []
     seen: set[str] = set()
     found = []
     for resources in groups:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from service.fhir.prefetch import result_day
 from service.knowledge import KnowledgePack
-from service.record.dates import first_datetime
+from service.record.dates import first_datetime, parse_fhir_datetime
 from service.record.model import CodedEntry, LabResult
 from service.terminology import Terminology, convert
 
@@ -23,26 +23,28 @@ def read_observations(
     for observation in observations:
         if since and "" < result_day(observation) < since:
             continue
+        parts = [observation, *_dicts(observation["component"])] if observation.get("component") else [observation]
+        found = [(part, hit) for part in parts if (hit := _lab_code(part, terminology))]
+        if not found:
+            continue  # most results of a long record: not a lab any rule reads, so no date is parsed
         effective = effective_time(observation)
         status = observation.get("status") if isinstance(observation.get("status"), str) else "unknown"
-        parts = [observation, *_dicts(observation.get("component"))]
-        for part in parts:
-            result = _read_result(part, terminology, pack, effective, status)
-            if result:
-                results.append(result)
+        results += [_read_result(part, hit, terminology, pack, effective, status) for part, hit in found]
     return results
 
 
-def _read_result(part: dict, terminology: Terminology, pack: KnowledgePack, effective, status) -> LabResult | None:
+def _lab_code(part: dict, terminology: Terminology) -> tuple[str, str] | None:
+    """(analyte, code) when the part's code is a lab concept of the pack read for a value or a qualitative result."""
     code = part.get("code")
     hit = terminology.code_match(_dicts(code.get("coding"))) if isinstance(code, dict) else None
-    if hit is None:
-        return None
+    if hit is None or (hit[0] not in terminology.unit_factors and hit[0] not in QUALITATIVE):
+        return None  # not in the pack, or a code the pack knows but not as a lab value (e.g. a genomic result)
+    return hit
+
+
+def _read_result(part: dict, hit, terminology: Terminology, pack: KnowledgePack, effective, status) -> LabResult:
     analyte, loinc = hit
-    qualitative = analyte in QUALITATIVE
     factors = terminology.unit_factors.get(analyte)
-    if factors is None and not qualitative:
-        return None  # a code the pack knows, but not as a lab with a unit (e.g. a genomic result)
     quantity = part.get("valueQuantity")
     ranges = _dicts(part.get("referenceRange"))
     high = ranges[0].get("high") if ranges else None
@@ -54,7 +56,7 @@ def _read_result(part: dict, terminology: Terminology, pack: KnowledgePack, effe
         pack.concepts[analyte].unit,
         effective,
         status,
-        _qualitative(part) if qualitative else "",
+        _qualitative(part) if analyte in QUALITATIVE else "",
         _quantity(high, factors) if isinstance(high, dict) and factors else None,
         _quantity(low, factors) if isinstance(low, dict) and factors else None,
     )
@@ -150,6 +152,9 @@ def _status_code(status: object) -> str:
 
 
 def effective_time(observation: dict):
+    when = parse_fhir_datetime(observation.get("effectiveDateTime"))  # how nearly every result is dated
+    if when:
+        return when
     period = observation.get("effectivePeriod") if isinstance(observation.get("effectivePeriod"), dict) else {}
     return first_datetime(
         observation.get("effectiveDateTime"),

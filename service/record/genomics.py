@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from service.knowledge import KnowledgePack
 from service.record.clinical import effective_time
@@ -65,6 +66,8 @@ class GenomicsReader:
                        for c in concepts[member].codes}  # fmt: skip
         self._activity_words = _words(concepts["tpmt-activity"].text)
         self._any_gene = _words(concepts["gene-tpmt"].text + concepts["gene-nudt15"].text)
+        # Lab names repeat across results and calls (a long record holds hundreds of the same few): remember them.
+        self._names_gene = lru_cache(maxsize=8192)(lambda text: self._any_gene.search(text) is not None)
         self.table_version = self._cpic.version
 
     def read(self, observations: Iterable[dict]) -> GenomicsFindings:
@@ -96,13 +99,13 @@ class GenomicsReader:
         code = observation.get("code")
         if not isinstance(code, dict):
             return False
-        if isinstance(code.get("text"), str) and self._any_gene.search(code["text"]):
+        if isinstance(code.get("text"), str) and self._names_gene(code["text"]):
             return True
         for coding in code.get("coding") if isinstance(code.get("coding"), list) else ():
             if isinstance(coding, dict):
                 if isinstance(coding.get("code"), str) and coding["code"] in self._pgx_codes:
                     return True
-                if isinstance(coding.get("display"), str) and self._any_gene.search(coding["display"]):
+                if isinstance(coding.get("display"), str) and self._names_gene(coding["display"]):
                     return True
         return False
 

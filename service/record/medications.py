@@ -49,12 +49,16 @@ def read_medication(
     *,
     is_draft: bool = False,
     is_selected: bool = False,
-) -> MedicationUse:
-    """Recognise one medication resource; raise Unreadable when it names no medication at all."""
+    known_only: bool = False,
+) -> MedicationUse | None:
+    """Recognise one medication resource; raise Unreadable when it names no medication at all. `known_only`: None
+    for a medication the pack does not know (on file, nothing reads it; a long record holds hundreds)."""
     resource_type = resource["resourceType"]
     resource_id = resource.get("id") if isinstance(resource.get("id"), str) else None
     reference = f"{resource_type}/{resource_id}" if resource_id else f"{resource_type} without an id"
     match, label = _identify(resource, index, terminology, reference)
+    if match is None and known_only:
+        return None
     status = resource.get("status")
     strength = match.strength_mg if match else None
     # Dose and indication matter only for drugs the pack knows; skip the work for everything else.
