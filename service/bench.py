@@ -393,7 +393,8 @@ def print_report(report: dict) -> None:
     sizes = ", ".join(f"{n:,}: {ms:.1f}" for n, ms in scale["median_ms"].items())
     print(f"Scaling, order-sign with every resource sent, median ms by resources: {sizes}")
     print(
-        f"  slope {scale['ms_per_1000_resources']:.2f} ms per 1,000 resources (intercept {scale['intercept_ms']:.1f} ms); "
+        f"  slope {scale['ms_per_1000_resources']:.2f} ms per 1,000 resources "
+        f"(intercept {scale['intercept_ms']:.1f} ms); "
         f"20,000 takes {scale['largest_over_2000']:.1f}x the time of 2,000 (linear: 10x)"
     )
     for name, result in report.get("http_medium_order_sign", {}).items():
@@ -423,12 +424,14 @@ def _print_long_history(table: dict) -> None:
         "(JSON to patient record) and total, median/p95 ms"
     )
     print(
-        f"{'case':34} {'resources':>9} {'prefetch KB':>11} {'call-back KB':>12} {'parse ms':>13} {'total ms':>13}  cards"
+        f"{'case':34} {'resources':>9} {'prefetch KB':>11} {'call-back KB':>12} "
+        f"{'parse ms':>13} {'total ms':>13}  cards"
     )
     for name, row in table.items():
         parse, total = row["parse_ms"], row["total_ms"]
         print(
-            f"{name:34} {row['resources']:9} {row['prefetch_bytes'] / 1024:11.0f} {row['call_back_bytes'] / 1024:12.0f} "
+            f"{name:34} {row['resources']:9} {row['prefetch_bytes'] / 1024:11.0f} "
+            f"{row['call_back_bytes'] / 1024:12.0f} "
             f"{parse['median']:6.2f}/{parse['p95']:<6.2f} {total['median']:6.2f}/{total['p95']:<6.2f}  "
             f"{' '.join(row['cards']) or '-'}"
         )

@@ -21,6 +21,7 @@ from flask import Flask, Response, request
 
 FIXED_CARD = orjson.dumps({"cards": [{"summary": "floor", "indicator": "info", "source": {"label": "floor"}}]})
 UNAUTHORIZED = orjson.dumps({"error": "unauthorized"})
+REQUIRED_CLAIMS = ["iss", "aud", "exp", "iat", "jti"]
 
 
 def floor_app(parser: str = "orjson") -> Flask:
@@ -53,7 +54,7 @@ def auth_floor_app() -> Flask:
         try:
             kid = jwt.get_unverified_header(token).get("kid")
             claims = jwt.decode(token, keys[kid], algorithms=["RS384"], audience=f"{base}/cds-services/{service_id}",
-                                issuer=issuer["iss"], options={"require": ["iss", "aud", "exp", "iat", "jti"]})  # fmt: skip
+                                issuer=issuer["iss"], options={"require": REQUIRED_CLAIMS})  # fmt: skip
         except (jwt.InvalidTokenError, KeyError):
             return Response(UNAUTHORIZED, status=401, mimetype="application/json")
         with lock:

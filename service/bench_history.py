@@ -45,7 +45,7 @@ CBC = [("6690-2", "Leukocytes [#/volume] in Blood", "10*3/uL", 6.2, 4.0, 11.0),
 METABOLIC = [("2345-7", "Glucose [Mass/volume] in Serum or Plasma", "mg/dL", 92.0, 70.0, 99.0),
              ("3094-0", "Urea nitrogen [Mass/volume] in Serum or Plasma", "mg/dL", 14.0, 7.0, 20.0),
              ("2160-0", "Creatinine [Mass/volume] in Serum or Plasma", "mg/dL", 0.85, 0.6, 1.1),
-             ("98979-8", "Glomerular filtration rate/1.73 sq M.predicted (CKD-EPI 2021)", "mL/min/{1.73_m2}", 95.0, 60.0, 120.0),
+             ("98979-8", "eGFR (CKD-EPI 2021)", "mL/min/{1.73_m2}", 95.0, 60.0, 120.0),
              ("2951-2", "Sodium [Moles/volume] in Serum or Plasma", "mmol/L", 140.0, 135.0, 145.0),
              ("2823-3", "Potassium [Moles/volume] in Serum or Plasma", "mmol/L", 4.2, 3.5, 5.1),
              ("2075-0", "Chloride [Moles/volume] in Serum or Plasma", "mmol/L", 103.0, 98.0, 107.0),
@@ -54,9 +54,9 @@ METABOLIC = [("2345-7", "Glucose [Mass/volume] in Serum or Plasma", "mg/dL", 92.
              ("2885-2", "Protein [Mass/volume] in Serum or Plasma", "g/dL", 7.0, 6.0, 8.3),
              ("1751-7", "Albumin [Mass/volume] in Serum or Plasma", "g/dL", 4.3, 3.5, 5.0),
              ("1975-2", "Bilirubin.total [Mass/volume] in Serum or Plasma", "mg/dL", 0.6, 0.1, 1.2),
-             ("6768-6", "Alkaline phosphatase [Enzymatic activity/volume] in Serum or Plasma", "U/L", 75.0, 40.0, 129.0),
-             ("1742-6", "Alanine aminotransferase [Enzymatic activity/volume] in Serum or Plasma", "U/L", 22.0, 7.0, 40.0),
-             ("1920-8", "Aspartate aminotransferase [Enzymatic activity/volume] in Serum or Plasma", "U/L", 24.0, 8.0, 40.0)]  # fmt: skip
+             ("6768-6", "Alkaline phosphatase [U/volume] in Serum", "U/L", 75.0, 40.0, 129.0),
+             ("1742-6", "ALT [U/volume] in Serum or Plasma", "U/L", 22.0, 7.0, 40.0),
+             ("1920-8", "AST [U/volume] in Serum or Plasma", "U/L", 24.0, 8.0, 40.0)]  # fmt: skip
 YEARLY = [("2093-3", "Cholesterol [Mass/volume] in Serum or Plasma", "mg/dL", 185.0, 0.0, 200.0),
           ("2571-8", "Triglyceride [Mass/volume] in Serum or Plasma", "mg/dL", 120.0, 0.0, 150.0),
           ("2085-9", "Cholesterol in HDL [Mass/volume] in Serum or Plasma", "mg/dL", 55.0, 40.0, 100.0),
@@ -70,7 +70,8 @@ IBD_VISIT = [("1988-5", "C reactive protein [Mass/volume] in Serum or Plasma", "
              ("2276-4", "Ferritin [Mass/volume] in Serum or Plasma", "ng/mL", 60.0, 15.0, 150.0)]  # fmt: skip
 VITALS = [("29463-7", "Body weight", "kg", 68.0), ("8302-2", "Body height", "cm", 168.0),
           ("39156-5", "Body mass index (BMI) [Ratio]", "kg/m2", 24.1), ("8867-4", "Heart rate", "/min", 72.0),
-          ("8480-6", "Systolic blood pressure", "mm[Hg]", 122.0), ("8462-4", "Diastolic blood pressure", "mm[Hg]", 78.0)]  # fmt: skip
+          ("8480-6", "Systolic blood pressure", "mm[Hg]", 122.0),
+          ("8462-4", "Diastolic blood pressure", "mm[Hg]", 78.0)]  # fmt: skip
 CHRONIC = [("34000006", "Crohn's disease"), ("38341003", "Hypertensive disorder"), ("55822004", "Hyperlipidemia"),
            ("195967001", "Asthma"), ("35489007", "Depressive disorder")]  # fmt: skip
 ACUTE = [("444814009", "Viral sinusitis"), ("10509002", "Acute bronchitis"), ("195662009", "Acute viral pharyngitis"),
@@ -79,6 +80,7 @@ ACUTE = [("444814009", "Viral sinusitis"), ("10509002", "Acute bronchitis"), ("1
 COURSES = [("197388", "azathioprine 50 MG Oral Tablet"), ("1442019", "mesalamine 1200 MG Delayed Release Oral Tablet"),
            ("312617", "prednisone 5 MG Oral Tablet"), ("308182", "amoxicillin 250 MG Oral Capsule"),
            ("314076", "lisinopril 10 MG Oral Tablet")]  # fmt: skip
+SUPPLY_90_DAYS = {"value": 90, "unit": "days", "system": UCUM, "code": "d"}
 AZATHIOPRINE_YEARS = 8
 SIZES = {  # observations, conditions, orders: about 1 MB (a Synthea IBD patient) and about 4 MB
     "synthea-sized": (900, 150, 80),
@@ -185,8 +187,7 @@ class LongHistory:
                 "dosageInstruction": [{"text": "take as directed", "timing": {"code": {"coding": [{"code": "BID"}]}},
                                        "doseAndRate": [{"doseQuantity": {"value": 1, "unit": "tablet",
                                                                          "system": UCUM, "code": "{tbl}"}}]}],
-                "dispenseRequest": {"numberOfRepeatsAllowed": 0,
-                                    "expectedSupplyDuration": {"value": 90, "unit": "days", "system": UCUM, "code": "d"}},
+                "dispenseRequest": {"numberOfRepeatsAllowed": 0, "expectedSupplyDuration": SUPPLY_90_DAYS},
             })  # fmt: skip
         return found
 
@@ -194,7 +195,8 @@ class LongHistory:
         return {"resourceType": "Immunization", "id": self._id(), "status": "completed",
                 "vaccineCode": {"coding": [{"system": "http://hl7.org/fhir/sid/cvx", "code": "140",
                                             "display": "Influenza, seasonal, injectable, preservative free"}]},
-                "patient": self._subject, "occurrenceDateTime": self._day(365.0 * year + 200), "primarySource": True}  # fmt: skip
+                "patient": self._subject, "occurrenceDateTime": self._day(365.0 * year + 200),
+                "primarySource": True}  # fmt: skip
 
     def renewal_request(self, templates: dict[str, str], whole: bool) -> tuple[dict, InMemoryFhirServer]:
         """An order-sign renewal of the latest azathioprine order, its prefetch filled from the templates."""
@@ -204,8 +206,8 @@ class LongHistory:
                      key=lambda r: r["authoredOn"])  # fmt: skip
         draft = latest | {"id": "renewal", "status": "draft", "authoredOn": self.now.date().isoformat(),
                           "priorPrescription": {"reference": f"MedicationRequest/{latest['id']}"}}  # fmt: skip
-        context = {"userId": "Practitioner/1", "patientId": self.patient_id,
-                   "draftOrders": {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": draft}]}}  # fmt: skip
+        drafts = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": draft}]}
+        context = {"userId": "Practitioner/1", "patientId": self.patient_id, "draftOrders": drafts}
         request = {"hook": "order-sign", "hookInstance": str(uuid.UUID(int=self._random.getrandbits(128))),
                    "fhirServer": EHR, "context": context,
                    "prefetch": server.prefetch(templates, {"patientId": self.patient_id}, whole=whole)}  # fmt: skip

@@ -29,7 +29,8 @@ def test_in_process_comparison_and_report(capsys):
     row = {"prefetch_bytes": 4000, "call_back_bytes": 0, "resources": 3, "parse_ms": timing, "total_ms": timing}
     report = {
         "in_process": bench.in_process(runs=3, progress=said.append),
-        "long_history": {"tiny/broad": row | {"cards": ["MON-01"]}, "tiny/narrow": row | {"prefetch_bytes": 1000, "cards": []}},
+        "long_history": {"tiny/broad": row | {"cards": ["MON-01"]},
+                         "tiny/narrow": row | {"prefetch_bytes": 1000, "cards": []}},
         "scaling": {"median_ms": {100: 1.0, 2000: 2.0}, "ms_per_1000_resources": 0.5, "intercept_ms": 0.9,
                     "largest_over_2000": 1.0},
     }  # fmt: skip
