@@ -245,3 +245,35 @@ def test_a_first_page_short_of_the_look_back_is_said(make_app, ehr):
     detail = response.get_json()["cards"][0]["detail"]
     assert "only the first page was sent and the next could not be fetched" in detail
     assert f"read back to {day(2 + 33 * 3.75)[:10]} only" in detail  # 100 results: 34 draws, the last one partly
+
+
+def test_daily_weights_need_one_page_the_dose_rules_read_the_newest_only(make_app):
+    """An inpatient weighed daily: the newest of the first page is the weight the dose checks use; 90 days of daily
+    weights are not paged through."""
+    weights = [observation(f"kg-{d}", "29463-7", 70 - d / 100, "kg", day(d + 0.5)) for d in range(400)]
+    for weight in weights:
+        weight["code"]["coding"][0]["system"] = LOINC
+    ehr = InMemoryFhirServer(PATIENT, [med_request("aza", AZATHIOPRINE, authored=day(3000)[:10]), *weights])
+    call_back_all(make_app, ehr)
+    assert sum("29463-7" in url for url in ehr.requests) == 1
+
+
+def test_a_live_vaccine_among_decades_of_shots_is_found_on_the_first_page(make_app):
+    """DDI-09 (a live vaccine in the 4 weeks before azathioprine starts): 40 yearly influenza shots and a zoster
+    vaccine 10 days ago, searched newest first. The card still fires, from one page of immunizations."""
+    from helpers import FIXTURES
+
+    from service.replay import load_fixture
+
+    fixture = load_fixture(FIXTURES / "rules" / "ddi-09-live-zoster-given-10-days-before-start.json")
+    request = fixture["request"]
+    zoster = request["prefetch"].pop("immunizations")["entry"][0]["resource"]
+    influenza = {"coding": [{"system": "http://hl7.org/fhir/sid/cvx", "code": "140"}]}
+    flu = [{"resourceType": "Immunization", "id": f"flu-{y}", "status": "completed", "vaccineCode": influenza,
+            "occurrenceDateTime": day(365 * y + 40)} for y in range(40)]  # fmt: skip
+    patient = {"resourceType": "Patient", "id": request["context"]["patientId"]}
+    ehr = InMemoryFhirServer(patient, [*flu, zoster])
+    client = make_app(fhir_allowlist=EHR, fhir_transport=ehr.transport()).test_client()
+    response = post_json(client, "/cds-services/azathioprine-order-select", request | {"fhirServer": EHR})
+    assert card_keys(response.get_json()) == [("DDI-09", "warning"), ("PREC-05", "info")]  # as the fixture expects
+    assert sum("Immunization" in url for url in ehr.requests) == 1

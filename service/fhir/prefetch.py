@@ -65,8 +65,8 @@ class LookBack:
 
 
 def result_day(resource: dict) -> str:
-    """The day of a result ("YYYY-MM-DD", the key `_sort=date` orders by), or "" when it has none."""
-    when = resource.get("effectiveDateTime") or resource.get("effectiveInstant")
+    """The day of a result or an immunization ("YYYY-MM-DD", what `_sort=date` orders by), or "" when it has none."""
+    when = resource.get("effectiveDateTime") or resource.get("effectiveInstant") or resource.get("occurrenceDateTime")
     if not when and isinstance(resource.get("effectivePeriod"), dict):
         when = resource["effectivePeriod"].get("start")
     when = when or resource.get("issued")

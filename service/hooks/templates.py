@@ -9,6 +9,7 @@ results that no rule reads. So:
 - `weights`: body weights by code, newest first; the first page holds the newest, which is all the rules read.
 - `genomics`: TPMT and NUDT15 results by code, every one (a genotype holds for life; no look-back).
 - medication orders and statements: every status but those of something never taken (the reader ignores those).
+- `immunizations`: those given, newest first, back to the live-vaccine rule's look-back.
 - `conditions`: the clinical statuses the rules count as current; AZA_CDS_PREFETCH_CONDITIONS=all for sites whose
   EHR records diagnoses without a clinical status (the reader counts those as current, but a status search drops them).
 
@@ -25,7 +26,7 @@ from service.rules import lookbacks
 
 LAB_MODES = ("by-code", "by-category")
 CONDITION_MODES = ("current", "all")
-PAGE_SIZE = {"labs": 100, "weights": 5, "genomics": 100}  # results per page asked for (`_count`)
+PAGE_SIZE = {"labs": 100, "weights": 5, "genomics": 100, "immunizations": 10}  # results per page asked for (`_count`)
 LATEST_ONLY = {"weights"}  # the dose rules read the newest weight only (rules/dosing.py: weight)
 
 # Every status of each resource (FHIR R4 value sets); the templates ask for those a medication was or is taken under.
@@ -58,7 +59,13 @@ def prefetch_keys(pack: KnowledgePack, labs: str = "by-code", conditions: str = 
         _by_code(pack, "genomics", patient, None),
         PrefetchKey("conditions", f"Condition?{patient}" + _condition_filter(conditions), required=False),
         PrefetchKey("allergies", f"AllergyIntolerance?{patient}", required=False),
-        PrefetchKey("immunizations", f"Immunization?{patient}&status=completed", required=False),
+        PrefetchKey(
+            "immunizations",
+            f"Immunization?{patient}&status=completed&_sort=-date&_count={PAGE_SIZE['immunizations']}",
+            required=False,
+            horizon_days=horizons.get("immunizations"),
+            newest_first=True,
+        ),
     ]
     return {key.name: key for key in keys}
 

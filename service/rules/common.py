@@ -8,8 +8,8 @@ from service.record.therapy import focus_therapy
 
 TRANSPLANT, RHEUMATOID = "kidney-transplant", "rheumatoid-arthritis"
 
-# The dated results each kind of rule reads, by prefetch search; a rule of such a kind says in `lookback_days` how
-# far back (a condition rule reads lab results only when a positive test counts).
+# The dated results (and immunizations) each kind of rule reads, by prefetch search; a rule of such a kind says in
+# `lookback_days` how far back (a condition rule reads lab results only when a positive test counts).
 RESULT_SEARCHES: dict[str, tuple[str, ...]] = {
     "cbc-schedule": ("labs",),
     "lft-schedule": ("labs",),
@@ -20,7 +20,7 @@ RESULT_SEARCHES: dict[str, tuple[str, ...]] = {
     "dose-range": ("weights",),
     "dose-reduced-with": ("weights",),
     "dose-data": ("weights",),
-    "live-vaccine": ("weights",),
+    "live-vaccine": ("weights", "immunizations"),
 }
 
 
