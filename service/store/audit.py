@@ -1,6 +1,6 @@
 """The audit trail: one row per hook call and one per card it returned, with a retention period.
 
-Rows are queued by the call and written by a background thread of the worker, a batch per transaction, at most
+Rows are queued by the call and written by a background thread of the worker, in short transactions, at most
 `flush_seconds` later: the call does not wait on the database, and workers do not queue for SQLite's write lock.
 A batch that cannot be written stays queued for the next attempt (up to MAX_QUEUED calls); a batch the database
 refuses as data is written call by call, and a call it still refuses is dropped and logged, so that one bad row
@@ -27,6 +27,7 @@ from service.store.models import audit, audit_cards
 log = logging.getLogger("aza_cds")
 PURGE_EVERY = 1000  # calls between deletions of rows past the retention period
 BATCH_CALLS = 200  # a queue this long is written at once, without waiting for the interval
+CALLS_PER_TRANSACTION = 20  # short transactions: a hook call's token-id insert waits for at most one of them
 MAX_QUEUED = 100_000  # calls kept while the database is unavailable (about 50 MB); older ones are dropped, logged
 # Fixed statements run on the driver's cursor: this runs for every hook call (SQLite and PostgreSQL alike).
 INSERT_CALL = (
@@ -90,27 +91,18 @@ class SqlAuditStore:
             self._wake.set()
 
     def flush(self) -> None:
-        """Write the queue in one transaction; on failure keep it for the next attempt and log the gap."""
+        """Write the queue, a few calls per transaction (SQLite has one writer at a time, and each hook call's token
+        id waits for it); on failure keep what is unwritten for the next attempt and log the gap."""
         with self._write_lock:
             with self._queue_lock:
                 batch, self._queue = self._queue, []
             if not batch:
                 return
-            try:
-                try:
-                    self._write(batch)
-                except (DataError, IntegrityError):
-                    batch = self._write_row_by_row(batch)  # a row the database refuses must not block the others
-                    if batch:
-                        raise
-            except SQLAlchemyError as error:
-                with self._queue_lock:
-                    self._queue[:0] = batch
-                    dropped = max(0, len(self._queue) - MAX_QUEUED)
-                    del self._queue[:dropped]
-                log.error("audit write failed (%s): %d calls queued for the next attempt, %d dropped",
-                          type(error).__name__, len(self._queue), dropped)  # fmt: skip
-                return
+            for start in range(0, len(batch), CALLS_PER_TRANSACTION):
+                unwritten, error = self._write_chunk(batch[start : start + CALLS_PER_TRANSACTION])
+                if unwritten:
+                    self._requeue(unwritten + batch[start + CALLS_PER_TRANSACTION :], error)
+                    return
         self._written += len(batch)
         if self._written >= PURGE_EVERY:
             self._written = 0
@@ -118,6 +110,26 @@ class SqlAuditStore:
                 self.purge()
             except SQLAlchemyError as error:  # the next thousand calls try again
                 log.error("audit purge failed (%s)", type(error).__name__)
+
+    def _write_chunk(self, chunk: list[tuple[dict, list[dict]]]) -> tuple[list[tuple[dict, list[dict]]], str]:
+        """What is left to write (nothing when written; rows the database refuses as data are dropped), and why."""
+        try:
+            try:
+                self._write(chunk)
+            except (DataError, IntegrityError):
+                left = self._write_row_by_row(chunk)  # a row the database refuses must not block the others
+                return left, "the database failed" if left else ""
+        except SQLAlchemyError as error:
+            return chunk, type(error).__name__
+        return [], ""
+
+    def _requeue(self, unwritten: list[tuple[dict, list[dict]]], error: str) -> None:
+        with self._queue_lock:
+            self._queue[:0] = unwritten
+            dropped = max(0, len(self._queue) - MAX_QUEUED)
+            del self._queue[:dropped]
+        log.error("audit write failed (%s): %d calls queued for the next attempt, %d dropped",
+                  error, len(self._queue), dropped)  # fmt: skip
 
     def _write_row_by_row(self, batch: list[tuple[dict, list[dict]]]) -> list[tuple[dict, list[dict]]]:
         """Each call in its own transaction; a call the database refuses as data (it cannot store its values) is

@@ -26,7 +26,9 @@ def open_database(url: str) -> Engine:
     sqlite_file = parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:"
     if sqlite_file:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, pool_pre_ping=True)
+    # A connection to a server can go stale (restarts, idle timeouts): test it on checkout. A SQLite file cannot,
+    # and the test would cost a query on every hook call.
+    engine = create_engine(url, pool_pre_ping=not sqlite_file)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     if sqlite_file:
