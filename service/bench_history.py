@@ -91,20 +91,24 @@ SIZES = {  # observations, conditions, orders: about 1 MB (a Synthea IBD patient
 class LongHistory:
     """One patient's record, deterministic for a seed, dated back from `now`."""
 
-    def __init__(self, observations: int, conditions: int, orders: int, now: datetime, seed: int = 20):
+    def __init__(
+        self, observations: int, conditions: int, orders: int, now: datetime, seed: int = 20, span_days: int = 0
+    ):
         self.now = now
+        self._span = span_days  # > 0: every date folded into the last `span_days` (all of it within the look-back)
         self._random = random.Random(seed)
         self.patient_id = "long-history"
         self.patient = {"resourceType": "Patient", "id": self.patient_id, "birthDate": "1968-04-12", "gender": "female",
                         "name": [{"family": "Bench", "given": ["Long"]}]}  # fmt: skip
         self._subject = {"reference": f"Patient/{self.patient_id}"}
         self.resources = self._observations(observations) + self._conditions(conditions) + self._orders(orders)
-        self.resources += [self._immunization(year) for year in range(20)]
+        self.resources += [self._immunization(year) for year in range(20 if not span_days else 0)]
 
     def _id(self) -> str:
         return str(uuid.UUID(int=self._random.getrandbits(128), version=4))
 
     def _day(self, days_ago: float) -> str:
+        days_ago = days_ago % self._span if self._span else days_ago
         return (self.now - timedelta(days=days_ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def _observations(self, wanted: int) -> list[dict]:
@@ -259,6 +263,7 @@ MODES = {
 ROOMY = {"AZA_CDS_MAX_BODY_BYTES": "100000000", "AZA_CDS_MAX_PREFETCH_ENTRIES": "100000",
          "AZA_CDS_FHIR_ALLOWLIST": EHR, "AZA_CDS_FHIR_TIMEOUT_SECONDS": "30"}  # fmt: skip
 SCALING_SIZES = (100, 500, 2000, 5000, 10000, 20000)
+SCALING_SPAN_DAYS = 400
 
 
 def _measured_call(pack: KnowledgePack, history: LongHistory, mode: str, runs: int) -> dict:

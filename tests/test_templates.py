@@ -277,3 +277,23 @@ def test_a_live_vaccine_among_decades_of_shots_is_found_on_the_first_page(make_a
     response = post_json(client, "/cds-services/azathioprine-order-select", request | {"fhirServer": EHR})
     assert card_keys(response.get_json()) == [("DDI-09", "warning"), ("PREC-05", "info")]  # as the fixture expects
     assert sum("Immunization" in url for url in ehr.requests) == 1
+
+
+def test_a_page_that_fails_keeps_the_pages_read_and_says_how_far_back_they_go(make_app, ehr):
+    """Page 2 of the lab results answers HTTP 500: page 1 is used (not a 412), and DATA-02 says what was missed."""
+    import httpx
+
+    served = ehr.transport()
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        if "6690-2" in str(request.url) and "_offset=100" in str(request.url):
+            return httpx.Response(500, json={"resourceType": "OperationOutcome"})
+        return served.handle_request(request)
+
+    client = make_app(fhir_allowlist=EHR, fhir_transport=httpx.MockTransport(flaky)).test_client()
+    body = hook_request("patient-view", {"patient": PATIENT}, fhirServer=EHR)
+    response = post_json(client, "/cds-services/azathioprine-patient-view", body)
+    assert response.status_code == 200 and card_keys(response.get_json()) == [("DATA-02", "info")]
+    detail = response.get_json()["cards"][0]["detail"]
+    assert "labs: page 2 could not be fetched (the FHIR server answered HTTP 500)" in detail
+    assert f"read back to {day(2 + 33 * 3.75)[:10]} only" in detail

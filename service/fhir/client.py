@@ -136,17 +136,25 @@ class FhirSession:
 
     def read_pages(self, url: str, pages_done: int, enough: Enough | None = None) -> tuple[list[dict], str | None]:
         """Resources from `url` and its `next` pages, plus a note when some pages were left unread. `enough(page)`,
-        when given, sees each page's resources and says when the rest is not needed."""
+        when given, sees each page's resources and says when the rest is not needed. A page after the first that
+        fails ends the reading with a note; what was read is kept."""
         resources: list[dict] = []
+        first = True
         while True:
             if not (self._client.is_allowed(url) and _within(url, self.base_url)):
                 return resources, "a further page lies outside the fhirServer and was not fetched"
             if pages_done >= self._client.max_pages:
                 return resources, f"results beyond {self._client.max_pages} pages were not fetched"
-            document = self._client.get_json(url, self._headers, self._deadline)
+            try:
+                document = self._client.get_json(url, self._headers, self._deadline)
+                if document.get("resourceType") == "OperationOutcome":
+                    raise FetchError("the FHIR server answered with an OperationOutcome")
+            except FetchError as error:
+                if first:
+                    raise
+                return resources, f"page {pages_done + 1} could not be fetched ({error})"
+            first = False
             pages_done += 1
-            if document.get("resourceType") == "OperationOutcome":
-                raise FetchError("the FHIR server answered with an OperationOutcome")
             found, next_url = unpack(document)
             resources += found
             if not next_url or (enough and enough(found)):
