@@ -7,6 +7,7 @@ rule and indicator, the share of calls with any warning or critical card, and ex
 
 from __future__ import annotations
 
+import statistics
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from service import population
 from service.fhir import DataUnavailable
 from service.hooks import SERVICES
 from service.hooks.pipeline import HookEngine
+from service.hooks.templates import prefetch_keys
 from service.knowledge import KnowledgePack
 from service.protocol import HookCall, InvalidCall, SchemaViolation, check_request
 from service.replay import json_files
@@ -63,6 +65,7 @@ class Burden:
     with_azathioprine: int = 0
     deceased: int = 0  # of those with an azathioprine order: their chart is opened, no order is renewed
     skipped: list[str] = field(default_factory=list)
+    prefetch_bytes: list[tuple[int, int]] = field(default_factory=list)  # per patient: (broad, these templates)
     hooks: dict[str, Tally] = field(
         default_factory=lambda: {"patient-view": Tally(), "order-sign": Tally(), OTHER_PATIENTS: Tally()}
     )
@@ -74,7 +77,18 @@ class Burden:
             "patients_with_azathioprine_order": self.with_azathioprine,
             "deceased_with_azathioprine_order": self.deceased,
             "skipped_files": self.skipped,
+            "prefetch_kb": self.prefetch_summary(),
             "hooks": {hook: tally.as_dict(examples) for hook, tally in self.hooks.items()},
+        }
+
+    def prefetch_summary(self) -> dict:
+        """Medians over patients: KB sent for these templates, for the broad ones, and broad / these."""
+        if not self.prefetch_bytes:
+            return {}
+        return {
+            "median_with_these_templates": round(statistics.median(n for _, n in self.prefetch_bytes) / 1024, 1),
+            "median_with_broad_templates": round(statistics.median(b for b, _ in self.prefetch_bytes) / 1024, 1),
+            "median_ratio": round(statistics.median(b / n for b, n in self.prefetch_bytes), 2),
         }
 
 
@@ -85,8 +99,12 @@ def run(
     *,
     current_monitoring: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    lab_prefetch: str = "by-code",
+    condition_prefetch: str = "current",
 ) -> Burden:
-    engine = HookEngine(pack, fhir_client=None)  # everything comes in the prefetch: no call-backs
+    # everything comes in the prefetch (no call-backs), by the templates these settings give
+    engine = HookEngine(pack, fhir_client=None, lab_prefetch=lab_prefetch, condition_prefetch=condition_prefetch)
+    broad = prefetch_keys(pack, "by-category", "all")
     terminology = Terminology(pack)
     files = json_files(paths)
     burden = Burden(now)
@@ -99,6 +117,12 @@ def run(
         if current_monitoring:
             record = population.add_current_monitoring(record, pack, terminology, now)
         _one_patient(burden, engine, pack, terminology, record, now)
+        burden.prefetch_bytes.append(
+            (
+                population.prefetch_bytes(record, broad, now, whole=True),
+                population.prefetch_bytes(record, engine.prefetch, now, whole=False),
+            )
+        )
         if progress:
             progress(done, len(files))
     return burden
@@ -152,6 +176,11 @@ def print_report(burden: Burden, examples: int = 3, out=None) -> None:
           "opened, no renewal)", file=out)  # fmt: skip
     for problem in burden.skipped:
         print(f"  skipped {problem}", file=out)
+    sizes = burden.prefetch_summary()
+    if sizes:
+        print(f"prefetch per patient (median): {sizes['median_with_these_templates']} KB with these templates, "
+              f"{sizes['median_with_broad_templates']} KB with every laboratory result and condition "
+              f"({sizes['median_ratio']}x)", file=out)  # fmt: skip
     for hook, tally in burden.hooks.items():
         if not tally.calls:
             continue

@@ -231,7 +231,8 @@ def _burden(args) -> int:
         print(f"aza-cds: --now takes YYYY-MM-DD or a FHIR dateTime, not {args.now!r}", file=sys.stderr)
         return 2
     logging.getLogger("aza_cds").setLevel(logging.ERROR)
-    pack = load_pack(Settings.from_env().knowledge_dir)
+    settings = Settings.from_env()
+    pack = load_pack(settings.knowledge_dir)
 
     def progress(done: int, total: int) -> None:
         if sys.stderr.isatty() or done == total:
@@ -239,7 +240,15 @@ def _burden(args) -> int:
             print(f"\rburden: [{bar:<30}] {done}/{total} files", end="\n" if done == total else "", file=sys.stderr,
                   flush=True)  # fmt: skip
 
-    result = burden.run(args.paths, pack, now, current_monitoring=args.current_monitoring, progress=progress)
+    result = burden.run(
+        args.paths,
+        pack,
+        now,
+        current_monitoring=args.current_monitoring,
+        progress=progress,
+        lab_prefetch=settings.lab_prefetch,  # AZA_CDS_PREFETCH_LABS and _CONDITIONS, as the service reads them
+        condition_prefetch=settings.condition_prefetch,
+    )
     if not result.patients:
         print("aza-cds: no patient bundles found in " + " ".join(args.paths), file=sys.stderr)
         return 2

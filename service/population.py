@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
 
+from service.fhir import PrefetchKey, render_template, unpack
 from service.fhir.memory_server import InMemoryFhirServer
+from service.fhir.prefetch import LookBack, horizon_start
 from service.knowledge import KnowledgePack
 from service.record.dates import parse_fhir_datetime
 from service.terminology import Terminology
@@ -68,6 +70,23 @@ def read_patient_file(path: Path) -> PatientFile:
             f"holds {len(patients)} Patient resources, not one (hospital and practitioner files are skipped)"
         )
     return PatientFile(path, patients[0], [r for r in resources if r is not patients[0]])
+
+
+def prefetch_bytes(record: PatientFile, keys: Mapping[str, PrefetchKey], now: datetime, whole: bool) -> int:
+    """The bytes an EHR sends for these keys: every page in one Bundle (`whole`), or page by page as far as the
+    service reads them (the first page in the prefetch, then `next` pages until a key's look-back is covered)."""
+    server = InMemoryFhirServer(record.patient | {"id": record.patient_id}, record.resources)
+    sent = 0
+    for key in keys.values():
+        page = server.get(render_template(key.template, {"patientId": record.patient_id}), whole)
+        sent += len(orjson.dumps(page))
+        look_back = LookBack(horizon_start(now, key.horizon_days), key.latest_only) if key.newest_first else None
+        found, following = unpack(page) if isinstance(page, dict) else ([], None)
+        while following and not whole and not (look_back and look_back.add(found)):
+            page = server.get(following.removeprefix(server.base_url + "/"))
+            sent += len(orjson.dumps(page))
+            found, following = unpack(page)
+    return sent
 
 
 def prefetch(record: PatientFile, templates: dict[str, str]) -> dict:

@@ -72,3 +72,23 @@ def test_plot_writes_a_bar_chart(population, capsys, tmp_path):
     chart = tmp_path / "burden.png"
     assert main(["burden", str(population), "--now", NOW, "--current-monitoring", "--plot", str(chart)]) == 0
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "plot written" in capsys.readouterr().err
+
+
+def test_prefetch_bytes_of_the_templates_against_the_broad_ones(tmp_path, capsys, monkeypatch):
+    """Two years of monthly sodium results (no rule reads them) and one CBC: the narrow templates do not ask for the
+    sodium; the broad ones (every laboratory result) do. The same cards either way."""
+    from helpers import observation
+
+    lab = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}
+    sodium = [observation(f"na-{m}", "2951-2", 140, "mmol/L", f"2025-{1 + m % 12:02d}-15T08:00:00Z") for m in range(24)]
+    cbc = [observation(i, code, value, "10*3/uL", "2026-11-20T08:00:00Z")
+           for i, code, value in (("w", "6690-2", 6.0), ("p", "777-3", 250))]  # fmt: skip
+    results = [o | {"category": [lab]} for o in sodium + cbc]
+    aza = med_request("aza", AZATHIOPRINE, authored="2025-01-10")
+    patient_file(tmp_path, "labs", [aza, *results])
+    narrow = run_json(capsys, str(tmp_path))
+    sizes = narrow["prefetch_kb"]
+    assert sizes["median_ratio"] > 2 and sizes["median_with_these_templates"] < sizes["median_with_broad_templates"]
+    monkeypatch.setenv("AZA_CDS_PREFETCH_LABS", "by-category")  # as the service reads it
+    broad = run_json(capsys, str(tmp_path))
+    assert broad["hooks"] == narrow["hooks"] and broad["prefetch_kb"]["median_ratio"] == pytest.approx(1, abs=0.1)

@@ -64,6 +64,12 @@ class LookBack:
         return self.in_order and found and (self.latest_only or self.oldest < self.since)
 
 
+def horizon_start(now: datetime, days: int | None) -> str | None:
+    """The first day of a horizon ("YYYY-MM-DD", a day early: days are compared as written, in whatever time zone),
+    or None when there is none (every result is read)."""
+    return (now - timedelta(days=days + 1)).date().isoformat() if days else None
+
+
 def result_day(resource: dict) -> str:
     """The day of a result or an immunization ("YYYY-MM-DD", what `_sort=date` orders by), or "" when it has none."""
     when = resource.get("effectiveDateTime") or resource.get("effectiveInstant") or resource.get("occurrenceDateTime")
@@ -115,10 +121,7 @@ class PatientData:
         self.read_back_to: dict[str, str] = {}  # key -> the oldest day read, when paging stopped short of its horizon
 
     def since(self, key: str) -> str | None:
-        """The first day of the key's horizon ("YYYY-MM-DD", a day early: days are compared as written, in whatever
-        time zone), or None when all its results are read."""
-        days = self._keys[key].horizon_days
-        return (self._now - timedelta(days=days + 1)).date().isoformat() if days else None
+        return horizon_start(self._now, self._keys[key].horizon_days)
 
     def resources(self, key: str) -> list[dict]:
         if key not in self._cache:
