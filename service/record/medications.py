@@ -56,7 +56,7 @@ def read_medication(
     resource_type = resource["resourceType"]
     resource_id = resource.get("id") if isinstance(resource.get("id"), str) else None
     reference = f"{resource_type}/{resource_id}" if resource_id else f"{resource_type} without an id"
-    match, label = _identify(resource, index, terminology, reference)
+    match, label = _identify(resource, index, terminology, reference, known_only)
     if match is None and known_only:
         return None
     status = resource.get("status")
@@ -117,11 +117,12 @@ def _prior(resource: dict) -> str | None:
 
 
 def _identify(
-    resource: dict, index: MedicationIndex, terminology: Terminology, reference: str
+    resource: dict, index: MedicationIndex, terminology: Terminology, reference: str, known_only: bool = False
 ) -> tuple[Match | None, str]:
     concept = resource.get("medicationCodeableConcept")
     if isinstance(concept, dict) and (concept.get("coding") or concept.get("text")):
-        return terminology.match(concept), _label(concept) or reference
+        match = terminology.match(concept)
+        return match, (_label(concept) or reference) if match or not known_only else ""
     pointer = resource.get("medicationReference")
     if not isinstance(pointer, dict) or not (pointer.get("reference") or pointer.get("display")):
         raise NoMedicationYet(f"{reference} names no medication.")
