@@ -102,7 +102,7 @@ class RecordBuilder:
                 _of_type(data.resources(key), "Observation"), terms, self._pack, data.since(key)
             )
         ]
-        genomics = self._genomics.read(_distinct(_of_type(data.resources(key), "Observation") for key in GENOMIC_KEYS))
+        genomics = self._genomics.read(o for key in GENOMIC_KEYS for o in _of_type(data.resources(key), "Observation"))
         record.phenotypes, record.has_pgx_result = genomics.phenotypes, genomics.has_result
         record.pgx_uninterpretable = genomics.uninterpretable
         record.conditions = read_coded_entries(_of_type(data.resources("conditions"), "Condition"), terms)
@@ -127,24 +127,6 @@ def _deceased(patient: dict, now: datetime) -> datetime | bool | None:
 
 def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
-
-
-def _distinct(groups) -> list[dict]:
-    """The resources of several searches, each once (a result two searches returned is one result)."""
-    groups = [group for group in groups if group]
-    if len(groups) <= 1:
-        return groups[0] if groups else []
-    seen: set[str] = set()
-    found = []
-    for resources in groups:
-        for resource in resources:
-            ident = resource.get("id")
-            if isinstance(ident, str):
-                if ident in seen:
-                    continue
-                seen.add(ident)
-            found.append(resource)
-    return found
 
 
 def _of_type(resources: list[dict], resource_type: str) -> list[dict]:

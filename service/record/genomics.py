@@ -57,6 +57,7 @@ class GenomicsReader:
             "pgx-genotype", "pgx-haplotype", "pgx-gene-studied", "pgx-implication", "tpmt-phenotype",
             "tpmt-genotype", "tpmt-activity", "tpmt-nudt15-panel")}  # fmt: skip
         self._tpmt_codes = self._codes["tpmt-phenotype"] | self._codes["tpmt-genotype"] | self._codes["tpmt-activity"]
+        self._lab_codes = {code.code for search in ("labs", "weights") for code in pack.observation_codes(search)}
         self._pgx_codes = frozenset().union(*self._codes.values())
         self._answers = {c.code: concepts[member].display for member in pack.groups["pgx-phenotypes"]
                          for c in concepts[member].codes}  # fmt: skip
@@ -71,8 +72,10 @@ class GenomicsReader:
         self.table_version = self._cpic.version
 
     def read(self, observations: Iterable[dict]) -> GenomicsFindings:
-        results = [o for o in observations if isinstance(o, dict) and not _one_of(o.get("status"), NOT_A_RESULT)]
-        named = [(observation, self._genes(observation)) for observation in results if self._may_be_pgx(observation)]
+        """`observations` may hold a result twice (two searches returned it): it is read once."""
+        candidates = _distinct(o for o in observations if isinstance(o, dict) and self._may_be_pgx(o))
+        results = [o for o in candidates if not _one_of(o.get("status"), NOT_A_RESULT)]
+        named = [(observation, self._genes(observation)) for observation in results]
         genes_by_id = {o["id"]: genes for o, genes in named if genes and isinstance(o.get("id"), str)}
         readings: dict[str, list[_Reading]] = {}
         found = GenomicsFindings()
@@ -99,15 +102,14 @@ class GenomicsReader:
         code = observation.get("code")
         if not isinstance(code, dict):
             return False
-        if isinstance(code.get("text"), str) and self._names_gene(code["text"]):
+        codings = [c for c in code.get("coding") if isinstance(c, dict)] if isinstance(code.get("coding"), list) else []
+        codes = {c.get("code") for c in codings}
+        if codes & self._pgx_codes:
             return True
-        for coding in code.get("coding") if isinstance(code.get("coding"), list) else ():
-            if isinstance(coding, dict):
-                if isinstance(coding.get("code"), str) and coding["code"] in self._pgx_codes:
-                    return True
-                if isinstance(coding.get("display"), str) and self._names_gene(coding["display"]):
-                    return True
-        return False
+        if codes & self._lab_codes:
+            return False  # a lab value the pack knows (a blood count, a liver test): not a genetic result
+        texts = [code.get("text"), *(c.get("display") for c in codings)]
+        return any(self._names_gene(text) for text in texts if isinstance(text, str))
 
     def _genes(self, observation: dict) -> list[str]:
         """The genes a result is about: its gene-studied component first, else its code (LOINC or words)."""
@@ -256,6 +258,20 @@ def _texts(concept: object) -> list[str]:
         return []
     texts = [concept.get("text")] + [c.get(k) for c in _dicts(concept.get("coding")) for k in ("display", "code")]
     return [t for t in texts if isinstance(t, str)]
+
+
+def _distinct(observations: Iterable[dict]) -> list[dict]:
+    """Each result once, by id (those without one are all kept)."""
+    seen: set[str] = set()
+    found = []
+    for observation in observations:
+        ident = observation.get("id")
+        if isinstance(ident, str):
+            if ident in seen:
+                continue
+            seen.add(ident)
+        found.append(observation)
+    return found
 
 
 def _dicts(value: object) -> list[dict]:
