@@ -103,7 +103,7 @@ class GenomicsReader:
         if not isinstance(code, dict):
             return False
         codings = [c for c in code.get("coding") if isinstance(c, dict)] if isinstance(code.get("coding"), list) else []
-        codes = {c.get("code") for c in codings}
+        codes = {c["code"] for c in codings if isinstance(c.get("code"), str)}
         if codes & self._pgx_codes:
             return True
         if codes & self._lab_codes:
