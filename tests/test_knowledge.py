@@ -74,6 +74,18 @@ def edit(path, change):
             "'status' is a required property",
         ),
         ("manifest.json", lambda d: d.update(version="one"), "does not match"),
+        (
+            "rules/monitoring.json",
+            lambda d: next(r for r in d["rules"] if r["id"] == "MON-03")["parameters"]["lookback_days"].update(
+                value=400
+            ),
+            "rule MON-03: lookback_days 400 is shorter than its result_max_age_days + creatinine_rise over_days (455)",
+        ),
+        (
+            "valuesets/labs.json",
+            lambda d: d["concepts"][0].update(prefetch="everything"),
+            "is not one of ['labs', 'weights', 'genomics']",
+        ),
     ],
     ids=[
         "duplicate-id",
@@ -85,6 +97,8 @@ def edit(path, change):
         "bad-indicator",
         "code-without-status",
         "bad-version",
+        "look-back-shorter-than-the-rule-reads",
+        "unknown-prefetch-search",
     ],
 )
 def test_checker_finds_problems(pack_copy, file, change, fragment):
@@ -164,3 +178,15 @@ def test_the_catalogue_says_where_each_rule_runs_and_what_it_reads():
     assert rows["DDI-02"][2] == "order-select, order-sign"  # allopurinol: order hooks only, not patient-view
     assert rows["DDI-01"][2] == "patient-view, order-select, order-sign"
     assert "allopurinol" in rows["DDI-02"][5] and "uloric-label" in rows["DDI-01"][6]
+
+
+def test_every_rule_that_reads_dated_results_says_how_far_back():
+    """A rule of a kind that reads lab results, weights or immunizations declares `lookback_days` (the condition
+    kind only where a positive test counts), so that the prefetch horizon covers what it reads."""
+    from service.rules import RESULT_SEARCHES
+
+    for rule in shipped_pack().rules:
+        reads_results = rule.kind in RESULT_SEARCHES and (
+            rule.kind != "condition" or "positive_test" in rule.parameters
+        )
+        assert ("lookback_days" in rule.parameters) == reads_results, rule.id
