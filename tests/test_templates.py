@@ -297,3 +297,29 @@ def test_a_page_that_fails_keeps_the_pages_read_and_says_how_far_back_they_go(ma
     detail = response.get_json()["cards"][0]["detail"]
     assert "labs: page 2 could not be fetched (the FHIR server answered HTTP 500)" in detail
     assert f"read back to {day(2 + 33 * 3.75)[:10]} only" in detail
+
+
+def test_a_server_that_refuses_the_narrow_search_is_asked_the_broad_one(make_app, caplog):
+    """A server without `_sort` for Observation answers 400: the service asks for every laboratory result instead
+    (the search of old), reads all of it, gets the same cards, and says once in the log what to set."""
+    import httpx
+
+    orders = [med_request("aza", AZATHIOPRINE, authored=day(3000)[:10])]
+    lab = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}
+    results = [o | {"category": [lab]} for o in history(years=2, per_month=2)]
+    ehr = InMemoryFhirServer(PATIENT, orders + results)
+    served = ehr.transport()
+
+    def no_sort(request: httpx.Request) -> httpx.Response:
+        if "_sort" in str(request.url):
+            return httpx.Response(400, json={"resourceType": "OperationOutcome"})
+        return served.handle_request(request)
+
+    client = make_app(fhir_allowlist=EHR, fhir_transport=httpx.MockTransport(no_sort)).test_client()
+    for _ in range(2):
+        body = hook_request("patient-view", {"patient": PATIENT}, fhirServer=EHR)
+        response = post_json(client, "/cds-services/azathioprine-patient-view", body)
+        assert response.status_code == 200 and card_keys(response.get_json()) == []  # counts current: read them all
+    assert any("category=laboratory" in url for url in ehr.requests)
+    refusals = [r for r in caplog.records if "refused the 'labs' search" in r.getMessage()]
+    assert len(refusals) == 1 and "AZA_CDS_PREFETCH_LABS=by-category" in refusals[0].getMessage()

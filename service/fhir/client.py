@@ -16,7 +16,15 @@ Enough = Callable[[list[dict]], bool]  # sees each page's resources; True when t
 
 
 class FetchError(Exception):
-    """A call-back that could not be made or did not succeed; the message is safe to show the client."""
+    """A call-back that could not be made or did not succeed; the message is safe to show the client. `refused`:
+    the server answered that it will not run this search (a parameter it does not support, a URL too long)."""
+
+    def __init__(self, message: str, refused: bool = False):
+        super().__init__(message)
+        self.refused = refused
+
+
+REFUSALS = frozenset({400, 414, 422, 501})  # statuses that refuse the search itself, not the caller or the moment
 
 
 class FhirClient:
@@ -40,6 +48,7 @@ class FhirClient:
         self.max_response_bytes = max_response_bytes
         self._transport = transport  # None: httpx's own (sockets, TLS); tests pass an httpx.MockTransport
         self._client: httpx.Client | None = None
+        self.refused_searches: set[str] = set()  # prefetch keys whose narrow search a server refused (logged once)
 
     @property
     def _http(self) -> httpx.Client:
@@ -101,7 +110,8 @@ class FhirClient:
                 self._http.stream("GET", url, headers=headers, timeout=remaining) as response,
             ):
                 if response.status_code != 200:
-                    raise FetchError(f"the FHIR server answered HTTP {response.status_code}")
+                    code = response.status_code
+                    raise FetchError(f"the FHIR server answered HTTP {code}", refused=code in REFUSALS)
                 body = bytearray()
                 for chunk in response.iter_bytes():
                     body += chunk
@@ -148,7 +158,7 @@ class FhirSession:
             try:
                 document = self._client.get_json(url, self._headers, self._deadline)
                 if document.get("resourceType") == "OperationOutcome":
-                    raise FetchError("the FHIR server answered with an OperationOutcome")
+                    raise FetchError("the FHIR server answered with an OperationOutcome", refused=True)
             except FetchError as error:
                 if first:
                     raise

@@ -11,6 +11,7 @@ the results go (`read_back_to`), so that the cards can say which checks saw less
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from datetime import datetime, timedelta
 
 from service.fhir.client import FetchError, FhirClient, FhirSession, unpack
 
+log = logging.getLogger("aza_cds")
 TOKEN = re.compile(r"\{\{\s*([A-Za-z.]+)\s*\}\}")
 USER_TOKENS = {
     "userPractitionerId": "Practitioner",
@@ -35,6 +37,7 @@ class PrefetchKey:
     horizon_days: int | None = None  # the rules read its results back this far (and no further)
     newest_first: bool = False  # the template sorts newest first, so paging can stop at the horizon
     latest_only: bool = False  # the rules read only the newest result (within the horizon): one page holds it
+    fallback: str | None = None  # a broader search, for a server that refuses this one (it asks for a superset)
 
 
 class LookBack:
@@ -62,6 +65,15 @@ class LookBack:
     def covered(self) -> bool:
         found = self.oldest is not None
         return self.in_order and found and (self.latest_only or self.oldest < self.since)
+
+
+def _say_once(client: FhirClient, key: str, error: FetchError) -> None:
+    """Log a refused search once per client (per worker): the operator needs to hear it, not at every call."""
+    if key not in client.refused_searches:
+        client.refused_searches.add(key)
+        log.warning("the FHIR server refused the '%s' search (%s); its broader search was used. Set "
+                    "AZA_CDS_PREFETCH_LABS=by-category (labs) or AZA_CDS_PREFETCH_CONDITIONS=all if this persists",
+                    key, error)  # fmt: skip
 
 
 def horizon_start(now: datetime, days: int | None) -> str | None:
@@ -141,15 +153,23 @@ class PatientData:
             return resources
         why = "the EHR sent an OperationOutcome instead" if isinstance(sent, dict) else "it was not prefetched"
         try:
-            resources, note = self._open_session().search(
-                render_template(key.template, self._call.context, self._call.context.get("userId")),
-                enough=look_back.add if look_back else None,
-            )
+            resources, note = self._search(key.template, look_back)
         except FetchError as error:
-            return self._give_up(key, f"{why} and {error}")
+            if not (error.refused and key.fallback):
+                return self._give_up(key, f"{why} and {error}")
+            try:  # a server that does not run the narrow search (e.g. no `_sort`): ask for more, read all of it
+                resources, note = self._search(key.fallback, None)
+            except FetchError as second:
+                return self._give_up(key, f"{why}, {error}, and its broader search: {second}")
+            _say_once(self._client, key.name, error)
+            look_back = None
         if note:
             self._note_short(key, note, look_back)
         return resources
+
+    def _search(self, template: str, look_back: LookBack | None) -> tuple[list[dict], str | None]:
+        relative = render_template(template, self._call.context, self._call.context.get("userId"))
+        return self._open_session().search(relative, enough=look_back.add if look_back else None)
 
     def _follow(self, key: PrefetchKey, next_url: str, look_back: LookBack | None) -> list[dict]:
         try:

@@ -13,11 +13,16 @@ results that no rule reads. So:
 - `conditions`: the clinical statuses the rules count as current; AZA_CDS_PREFETCH_CONDITIONS=all for sites whose
   EHR records diagnoses without a clinical status (the reader counts those as current, but a status search drops them).
 
+Each narrowed key has a broader search (`fallback`) for a server that refuses the narrow one (an unsupported
+parameter, a URL too long): the service then asks for more and reads all of it, and logs once per worker.
+
 Only CDS Hooks 2.0 tokens (`{{context.patientId}}`) and the query subset it recommends: token equality (comma = or),
 `_sort`, `_count`.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from service.fhir import PrefetchKey
 from service.knowledge import KnowledgePack
@@ -48,16 +53,23 @@ def prefetch_keys(pack: KnowledgePack, labs: str = "by-code", conditions: str = 
             "medicationRequests",
             f"MedicationRequest?{patient}&status={_taken(MEDICATION_REQUEST_STATUSES)}",
             required=True,
+            fallback=f"MedicationRequest?{patient}",
         ),
         PrefetchKey(
             "medicationStatements",
             f"MedicationStatement?{patient}&status={_taken(MEDICATION_STATEMENT_STATUSES)}",
             required=False,
+            fallback=f"MedicationStatement?{patient}",
         ),
         _labs(pack, patient, labs, horizons.get("labs")),
         _by_code(pack, "weights", patient, horizons.get("weights")),
         _by_code(pack, "genomics", patient, None),
-        PrefetchKey("conditions", f"Condition?{patient}" + _condition_filter(conditions), required=False),
+        PrefetchKey(
+            "conditions",
+            f"Condition?{patient}" + _condition_filter(conditions),
+            required=False,
+            fallback=f"Condition?{patient}" if conditions == "current" else None,
+        ),
         PrefetchKey("allergies", f"AllergyIntolerance?{patient}", required=False),
         PrefetchKey(
             "immunizations",
@@ -65,25 +77,27 @@ def prefetch_keys(pack: KnowledgePack, labs: str = "by-code", conditions: str = 
             required=False,
             horizon_days=horizons.get("immunizations"),
             newest_first=True,
+            fallback=f"Immunization?{patient}",
         ),
     ]
     return {key.name: key for key in keys}
 
 
 def _labs(pack: KnowledgePack, patient: str, mode: str, horizon: int | None) -> PrefetchKey:
+    every_result = f"Observation?{patient}&category=laboratory"
     if mode == "by-category":
-        return PrefetchKey("labs", f"Observation?{patient}&category=laboratory", required=True, horizon_days=horizon)
-    return _by_code(pack, "labs", patient, horizon, required=True)
+        return PrefetchKey("labs", every_result, required=True, horizon_days=horizon)
+    return replace(_by_code(pack, "labs", patient, horizon, required=True), fallback=every_result)
 
 
 def _by_code(pack: KnowledgePack, search: str, patient: str, horizon: int | None, required=False) -> PrefetchKey:
     codes = ",".join(dict.fromkeys(f"{code.system}|{code.code}" for code in pack.observation_codes(search)))
     newest_first = horizon is not None
     order = "&_sort=-date" if newest_first else ""
-    template = f"Observation?{patient}&code={codes}{order}&_count={PAGE_SIZE[search]}"
-    return PrefetchKey(
-        search, template, required, horizon, newest_first=newest_first, latest_only=search in LATEST_ONLY
-    )
+    unpaged = f"Observation?{patient}&code={codes}"
+    template = f"{unpaged}{order}&_count={PAGE_SIZE[search]}"
+    latest_only = search in LATEST_ONLY
+    return PrefetchKey(search, template, required, horizon, newest_first, latest_only, fallback=unpaged)
 
 
 def _condition_filter(mode: str) -> str:
