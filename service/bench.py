@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,7 @@ from pathlib import Path
 import orjson
 
 from service import bench_history
-from service.bench_apps import aza_in_process, floor_app
+from service.bench_apps import aza_in_process, floor_app, timings
 from service.config import EMBEDDED_PACK
 
 NARRATIVE = '<div xmlns="http://www.w3.org/1999/xhtml">' + "Generated narrative. " * 45 + "</div>"
@@ -118,22 +117,6 @@ def reference_request(hook: str, labs: int, meds: int, conditions: int, drafts: 
         "immunizations": bundle([]),
     }
     return {"hook": hook, "hookInstance": str(uuid.uuid4()), "context": context, "prefetch": prefetch}
-
-
-def timings(call, runs: int, warmup: int = 20) -> dict:
-    for _ in range(warmup):
-        call()
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - started) * 1000)
-    samples.sort()
-    return {
-        "median": statistics.median(samples),
-        "p90": samples[int(runs * 0.9)],
-        "p99": samples[min(runs - 1, int(runs * 0.99))],
-    }
 
 
 def naive_parse(raw: bytes) -> None:

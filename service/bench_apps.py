@@ -1,4 +1,4 @@
-"""The apps `aza-cds bench` measures aza-cds against, and aza-cds itself as the benchmark builds it.
+"""The apps `aza-cds bench` measures aza-cds against, aza-cds itself as the benchmark builds it, and the timer.
 
 - `floor_app`: a bare Flask app that parses the body and answers one fixed card.
 - `auth_floor_app`: the same, after verifying the caller's JWT as a CDS service must (RS384 signature against the
@@ -12,8 +12,10 @@ import atexit
 import json
 import os
 import shutil
+import statistics
 import tempfile
 import threading
+import time
 
 import jwt
 import orjson
@@ -82,3 +84,17 @@ def aza_in_process(overrides: dict | None = None, fhir_transport=None):
 
     atexit.register(clean_up)
     return app.test_client(), app
+
+
+def timings(call, runs: int, warmup: int = 20) -> dict:
+    """Milliseconds per call after `warmup` calls: median, p90, p95 and p99."""
+    for _ in range(warmup):
+        call()
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    at = lambda share: samples[min(runs - 1, int(runs * share))]  # noqa: E731
+    return {"median": statistics.median(samples), "p90": at(0.9), "p95": at(0.95), "p99": at(0.99)}

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import random
 import statistics
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import orjson
 
-from service.bench_apps import aza_in_process
+from service.bench_apps import aza_in_process, timings
 from service.fhir import PatientData
 from service.fhir.memory_server import InMemoryFhirServer
 from service.hooks.templates import prefetch_keys
@@ -234,18 +233,6 @@ class RecordedTransport(httpx.BaseTransport):
         return httpx.Response(200, content=self._answers[url], headers={"Content-Type": "application/fhir+json"})
 
 
-def timed(call, runs: int, warmup: int = 5) -> dict:
-    for _ in range(warmup):
-        call()
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - started) * 1000)
-    samples.sort()
-    return {"median": statistics.median(samples), "p95": samples[min(runs - 1, int(runs * 0.95))]}
-
-
 def slope(points: list[tuple[int, float]]) -> tuple[float, float]:
     """Least-squares line through (resources, ms): ms per 1,000 resources, and the intercept in ms."""
     xs, ys = [x for x, _ in points], [y for _, y in points]
@@ -291,8 +278,8 @@ def _measured_call(pack: KnowledgePack, history: LongHistory, mode: str, runs: i
         "prefetch_bytes": len(raw),
         "call_back_bytes": transport.bytes_served,
         "resources": sum(len(v.get("entry", [])) for v in request["prefetch"].values() if isinstance(v, dict)),
-        "parse_ms": timed(parse, runs),
-        "total_ms": timed(post, runs),
+        "parse_ms": timings(parse, runs, warmup=5),
+        "total_ms": timings(post, runs, warmup=5),
         "cards": sorted(card["source"]["topic"]["code"] for card in first.get_json()["cards"]),
     }
 
