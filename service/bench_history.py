@@ -241,10 +241,10 @@ def slope(points: list[tuple[int, float]]) -> tuple[float, float]:
     return gradient * 1000, mean_y - gradient * mean_x
 
 
-# The broad templates of old (every laboratory result, every condition, all of it in the prefetch) and the narrow
-# default (by the pack's codes, newest first, a page of 100 in the prefetch and the rest by call-back to the horizon).
+# The broad templates of old (every laboratory result, all of it in the prefetch) and the narrow default (by the
+# pack's codes, newest first, a page of 100 in the prefetch and the rest by call-back to the horizon).
 MODES = {
-    "broad": ({"AZA_CDS_PREFETCH_LABS": "by-category", "AZA_CDS_PREFETCH_CONDITIONS": "all"}, True),
+    "broad": ({"AZA_CDS_PREFETCH_LABS": "by-category"}, True),
     "narrow": ({}, False),
 }
 ROOMY = {"AZA_CDS_MAX_BODY_BYTES": "100000000", "AZA_CDS_MAX_PREFETCH_ENTRIES": "100000",
@@ -285,7 +285,7 @@ def _measured_call(pack: KnowledgePack, history: LongHistory, mode: str, runs: i
 
 
 def _modes(settings: dict) -> tuple[str, str]:
-    return settings.get("AZA_CDS_PREFETCH_LABS", "by-code"), settings.get("AZA_CDS_PREFETCH_CONDITIONS", "current")
+    return settings.get("AZA_CDS_PREFETCH_LABS", "by-code"), settings.get("AZA_CDS_PREFETCH_CONDITIONS", "all")
 
 
 def long_history(pack: KnowledgePack, runs: int, progress) -> dict:

@@ -100,7 +100,7 @@ def run(
     current_monitoring: bool = False,
     progress: Callable[[int, int], None] | None = None,
     lab_prefetch: str = "by-code",
-    condition_prefetch: str = "current",
+    condition_prefetch: str = "all",
 ) -> Burden:
     # everything comes in the prefetch (no call-backs), by the templates these settings give
     engine = HookEngine(pack, fhir_client=None, lab_prefetch=lab_prefetch, condition_prefetch=condition_prefetch)

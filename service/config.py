@@ -31,7 +31,7 @@ class Settings:
     dev: bool = False
     max_prefetch_entries: int = 20_000
     lab_prefetch: str = "by-code"  # or "by-category": every laboratory result, for labs with local codes only
-    condition_prefetch: str = "current"  # or "all": for EHRs that record diagnoses without a clinical status
+    condition_prefetch: str = "all"  # or "current": for EHRs that record a clinical status on every condition
     fhir_allowlist: tuple[str, ...] = ()
     data_dir: Path = Path("var")
     database_url: str = ""
@@ -76,7 +76,7 @@ class Settings:
             dev=_switch(get, "DEV", False),
             max_prefetch_entries=_number(get, "MAX_PREFETCH_ENTRIES", 20_000, int),
             lab_prefetch=_choice(get, "PREFETCH_LABS", ("by-code", "by-category")),
-            condition_prefetch=_choice(get, "PREFETCH_CONDITIONS", ("current", "all")),
+            condition_prefetch=_choice(get, "PREFETCH_CONDITIONS", ("all", "current")),
             fhir_allowlist=_split(get("FHIR_ALLOWLIST")),
             data_dir=Path(get("DATA_DIR", "var")),
             database_url=get("DATABASE_URL"),

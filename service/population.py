@@ -81,11 +81,11 @@ def prefetch_bytes(record: PatientFile, keys: Mapping[str, PrefetchKey], now: da
         page = server.get(render_template(key.template, {"patientId": record.patient_id}), whole)
         sent += len(orjson.dumps(page))
         look_back = LookBack(horizon_start(now, key.horizon_days), key.latest_only) if key.newest_first else None
-        found, following = unpack(page) if isinstance(page, dict) else ([], None)
-        while following and not whole and not (look_back and look_back.add(found)):
+        following = unpack(page)[1] if isinstance(page, dict) else None
+        while following and not whole and not (look_back and look_back.add(page)):
             page = server.get(following.removeprefix(server.base_url + "/"))
             sent += len(orjson.dumps(page))
-            found, following = unpack(page)
+            following = unpack(page)[1]
     return sent
 
 

@@ -131,14 +131,16 @@ def test_templates_keep_to_the_subset_the_in_memory_server_knows():
 
 def test_the_settings_restore_the_broad_searches():
     pack = shipped_pack()
-    narrow, broad = prefetch_keys(pack), prefetch_keys(pack, labs="by-category", conditions="all")
-    assert "code=http://loinc.org|6690-2," in narrow["labs"].template and "_sort=-date" in narrow["labs"].template
+    narrow, broad = prefetch_keys(pack, conditions="current"), prefetch_keys(pack, labs="by-category")
+    assert "&code=6690-2," in narrow["labs"].template and "_sort=-date" in narrow["labs"].template
     assert broad["labs"].template == "Observation?patient={{context.patientId}}&category=laboratory"
     assert not broad["labs"].newest_first and broad["labs"].horizon_days == 455  # still not parsed beyond it
     assert narrow["conditions"].template.endswith("&clinical-status=active,recurrence,relapse")
-    assert broad["conditions"].template == "Condition?patient={{context.patientId}}"
+    assert broad["conditions"].template == "Condition?patient={{context.patientId}}"  # the default: see below
+    assert prefetch_keys(pack)["conditions"].template == "Condition?patient={{context.patientId}}"
     assert Settings.from_mapping({"AZA_CDS_PREFETCH_LABS": "by-category"}).lab_prefetch == "by-category"
-    with pytest.raises(ConfigError, match="AZA_CDS_PREFETCH_CONDITIONS must be 'current' or 'all'"):
+    assert Settings.from_mapping({}).condition_prefetch == "all"
+    with pytest.raises(ConfigError, match="AZA_CDS_PREFETCH_CONDITIONS must be 'all' or 'current'"):
         Settings.from_mapping({"AZA_CDS_PREFETCH_CONDITIONS": "some"})
 
 
@@ -323,3 +325,118 @@ def test_a_server_that_refuses_the_narrow_search_is_asked_the_broad_one(make_app
     assert any("category=laboratory" in url for url in ehr.requests)
     refusals = [r for r in caplog.records if "refused the 'labs' search" in r.getMessage()]
     assert len(refusals) == 1 and "AZA_CDS_PREFETCH_LABS=by-category" in refusals[0].getMessage()
+
+
+# Shapes an independent review found the first narrow templates missed (each was a different card with broad ones).
+TBD = "http://hl7.org/fhir/uv/genomics-reporting/CodeSystem/tbd-codes-cs"
+GENE_TPMT = {"coding": [{"system": HGNC, "code": "HGNC:12014", "display": "TPMT"}]}
+
+
+LABORATORY = [
+    {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}
+]
+
+
+def component(code: str, value: dict) -> dict:
+    return {"code": {"coding": [{"system": LOINC, "code": code}]}, "valueCodeableConcept": value}
+
+
+def variant_and_implication() -> list[dict]:
+    """Genomics Reporting IG: a Therapeutic Implication (poor metabolizer) naming no gene, derived from a Variant
+    Observation (69548-6) that names TPMT."""
+    result = {"resourceType": "Observation", "status": "final", "effectiveDateTime": "2019-04-01"}
+    variant = result | {"id": "tpmt-variant", "code": {"coding": [{"system": LOINC, "code": "69548-6"}]},
+                        "component": [component("48018-6", GENE_TPMT)]}  # fmt: skip
+    poor = {"coding": [{"system": LOINC, "code": "LA9657-3", "display": "Poor metabolizer"}]}
+    implication = result | {"id": "tpmt-ti", "code": {"coding": [{"system": TBD, "code": "therapeutic-implication"}]},
+                            "derivedFrom": [{"reference": "Observation/tpmt-variant"}],
+                            "component": [component("53040-2", poor)]}  # fmt: skip
+    return [variant, implication]
+
+
+def low_counts_under_the_loinc_oid() -> list[dict]:
+    counts = [observation("w", "6690-2", 2.1, "10*3/uL", day(3)), observation("p", "777-3", 95, "10*3/uL", day(3))]
+    for result in counts:
+        result["code"]["coding"][0]["system"] = "urn:oid:2.16.840.1.113883.6.1"
+    return counts
+
+
+def low_counts_as_one_panel() -> list[dict]:
+    quantity = lambda v: {"value": v, "unit": "10*3/uL", "code": "10*3/uL"}  # noqa: E731
+    parts = [{"code": {"coding": [{"system": LOINC, "code": code}]}, "valueQuantity": quantity(value)}
+             for code, value in (("6690-2", 1.9), ("777-3", 240))]  # fmt: skip
+    return [{"resourceType": "Observation", "id": "cbc", "status": "final", "effectiveDateTime": day(3),
+             "code": {"coding": [{"system": LOINC, "code": "57021-8"}]}, "component": parts}]  # fmt: skip
+
+
+def clinic_weight_then_weights_not_taken() -> list[dict]:
+    weights = [observation("kg-clinic", "29463-7", 52, "kg", day(12))]
+    for d in range(5):
+        missing = observation(f"kg-icu{d}", "29463-7", 0, "kg", day(d + 0.3))
+        del missing["valueQuantity"]
+        weights.append(missing | {"dataAbsentReason": {"text": "not performed"}})
+    return weights + [*history(years=1, per_month=1)[:3]]
+
+
+def pregnancy_as_an_encounter_diagnosis() -> list[dict]:
+    coded = lambda system, code: {"coding": [{"system": system, "code": code}]}  # noqa: E731
+    return [
+        {"resourceType": "Condition", "id": "ra", "code": coded("http://snomed.info/sct", "69896004"),
+         "clinicalStatus": coded("http://terminology.hl7.org/CodeSystem/condition-clinical", "active")},
+        {"resourceType": "Condition", "id": "preg", "code": coded("http://snomed.info/sct", "77386006"),
+         "recordedDate": day(20)[:10]},  # an encounter diagnosis: US Core asks no clinical status of it
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("shape", "hook", "expected"),
+    [
+        (variant_and_implication, "order-select", ("PGX-01", "critical")),  # CPIC: TPMT poor -> alternative
+        (low_counts_under_the_loinc_oid, "patient-view", ("MON-03", "critical")),  # BSR: WBC < 3.5, platelets < 140
+        (low_counts_as_one_panel, "patient-view", ("MON-03", "critical")),
+        (clinic_weight_then_weights_not_taken, "order-sign", ("DOSE-03", "warning")),  # 200 mg/day for 52 kg: 3.8
+        (pregnancy_as_an_encounter_diagnosis, "order-select", ("CI-03", "critical")),  # label: RA in pregnancy
+    ],
+    ids=["variant-implication", "loinc-oid", "panel-components", "unusable-newest-weights", "encounter-diagnosis"],
+)
+def test_narrow_templates_give_the_cards_the_broad_ones_give(make_app, shape, hook, expected):
+    dose = [{"timing": {"repeat": {"frequency": 2, "period": 1, "periodUnit": "d"}},
+             "doseAndRate": [{"doseQuantity": {"value": 100, "unit": "mg", "code": "mg"}}]}]  # fmt: skip
+    on_file = [med_request("aza-old", AZATHIOPRINE, authored=day(400)[:10], dosageInstruction=dose)]
+    drafts = [med_request("draft", AZATHIOPRINE, status="draft", authored=day(0)[:10], dosageInstruction=dose)]
+    if shape is variant_and_implication or shape is pregnancy_as_an_encounter_diagnosis:
+        on_file = []  # a new start
+    resources = on_file + [r | {"category": LABORATORY} if r["resourceType"] == "Observation" else r for r in shape()]
+    found = {}
+    for mode, settings, whole in (("narrow", {}, False), ("broad", {"prefetch_labs": "by-category"}, True)):
+        ehr = InMemoryFhirServer(PATIENT, resources)
+        client = make_app(fhir_allowlist=EHR, fhir_transport=ehr.transport(), **settings).test_client()
+        templates = {k: s for k, s in client.get("/cds-services").get_json()["services"][0]["prefetch"].items()}
+        request = hook_request(hook, ehr.prefetch(templates, {"patientId": "p1"}, whole=whole), fhirServer=EHR,
+                               drafts=drafts if hook != "patient-view" else None,
+                               selections=["MedicationRequest/draft"] if hook == "order-select" else None)  # fmt: skip
+        found[mode] = card_keys(post_json(client, f"/cds-services/azathioprine-{hook}", request).get_json())
+    assert found["narrow"] == found["broad"] and expected in found["narrow"], found
+
+
+def test_a_server_that_does_not_say_it_sorted_is_read_to_the_end(make_app):
+    """Stored newest first, so every page looks sorted, but its `self` link shows no `_sort`: the service cannot
+    know the order and reads every page (58), rather than stopping at a horizon it has not seen."""
+    newest_first = sorted(history(years=20, per_month=8), key=lambda r: r["effectiveDateTime"], reverse=True)
+    orders = [med_request("aza", AZATHIOPRINE, authored=day(3000)[:10])]
+    ehr = InMemoryFhirServer(PATIENT, orders + newest_first, honours_sort=False)
+    response = call_back_all(make_app, ehr, fhir_max_pages="60", fhir_timeout_seconds="60")
+    assert response.status_code == 200 and lab_pages(ehr) == 58
+
+
+def test_immunizations_cut_short_are_said(make_app):
+    """Immunizations past the page cap on a server that does not sort: DATA-02 says so (the live-vaccine check may
+    not have seen the newest)."""
+    flu = {"coding": [{"system": "http://hl7.org/fhir/sid/cvx", "code": "140"}]}
+    shots = [{"resourceType": "Immunization", "id": f"flu-{n}", "status": "completed", "vaccineCode": flu,
+              "occurrenceDateTime": day(30 * n)} for n in range(120)]  # fmt: skip
+    orders = [med_request("aza", AZATHIOPRINE, authored=day(3000)[:10])]
+    ehr = InMemoryFhirServer(PATIENT, orders + history(years=1, per_month=2) + shots, honours_sort=False)
+    response = call_back_all(make_app, ehr, fhir_max_pages="2")
+    notice = next(c for c in response.get_json()["cards"] if c["source"]["topic"]["code"] == "DATA-02")
+    assert "immunizations: results beyond 2 pages were not fetched" in notice["detail"]

@@ -12,7 +12,7 @@ import orjson
 
 from service.fhir.deadline import DeadlineTransport, within_deadline
 
-Enough = Callable[[list[dict]], bool]  # sees each page's resources; True when the rest is not needed
+Enough = Callable[[dict], bool]  # sees each page (a searchset Bundle); True when the rest is not needed
 
 
 class FetchError(Exception):
@@ -146,7 +146,7 @@ class FhirSession:
 
     def read_pages(self, url: str, pages_done: int, enough: Enough | None = None) -> tuple[list[dict], str | None]:
         """Resources from `url` and its `next` pages, plus a note when some pages were left unread. `enough(page)`,
-        when given, sees each page's resources and says when the rest is not needed. A page after the first that
+        when given, sees each page and says when the rest is not needed. A page after the first that
         fails ends the reading with a note; what was read is kept."""
         resources: list[dict] = []
         first = True
@@ -167,7 +167,7 @@ class FhirSession:
             pages_done += 1
             found, next_url = unpack(document)
             resources += found
-            if not next_url or (enough and enough(found)):
+            if not next_url or (enough and enough(document)):
                 return resources, None
             url = urljoin(url, next_url)
 

@@ -53,13 +53,16 @@ class InMemoryFhirServer:
         found = self._search(path, params)
         count = len(found) if whole else int(dict(params).get("_count", len(found) or 1))
         page = found[offset : offset + count]
-        bundle = {"resourceType": "Bundle", "type": "searchset", "total": len(found)}
+        applied = [(name, value) for name, value in params if name != "_sort" or self.honours_sort]
+        self_url = f"{self.base_url}/{path}?{urlencode([*applied, ('_offset', str(offset))])}"
+        bundle = {"resourceType": "Bundle", "type": "searchset", "total": len(found),
+                  "link": [{"relation": "self", "url": self_url}]}  # fmt: skip
         bundle["entry"] = [
             {"fullUrl": f"{self.base_url}/{r['resourceType']}/{r.get('id')}", "resource": r} for r in page
         ]
         if offset + count < len(found):
             following = urlencode([*params, ("_offset", str(offset + count))])
-            bundle["link"] = [{"relation": "next", "url": f"{self.base_url}/{path}?{following}"}]
+            bundle["link"].append({"relation": "next", "url": f"{self.base_url}/{path}?{following}"})
         return bundle
 
     def transport(self) -> httpx.MockTransport:
@@ -87,9 +90,15 @@ class InMemoryFhirServer:
                 order = value if self.honours_sort else None
             elif name != "_count":
                 raise UnsupportedSearch(f"search parameter {name!r} is outside the supported subset")
-        if order:
-            found = sorted(found, key=result_day, reverse=order.startswith("-"))
+        if order:  # by effective[x] (occurrence for immunizations), as `_sort=date` does; undated ones last
+            dated = sorted((r for r in found if _sort_day(r)), key=_sort_day, reverse=order.startswith("-"))
+            found = dated + [r for r in found if not _sort_day(r)]
         return found
+
+
+def _sort_day(resource: dict) -> str:
+    """What `_sort=date` orders by: effective[x] or occurrence[x], not `issued`."""
+    return result_day({key: value for key, value in resource.items() if key != "issued"})
 
 
 def _token(text: str) -> tuple[str | None, str]:

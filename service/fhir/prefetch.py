@@ -41,30 +41,53 @@ class PrefetchKey:
 
 
 class LookBack:
-    """Pages of results, newest first, read until they reach back past `since` (a "YYYY-MM-DD" day). A page out of
-    that order (a server that ignores `_sort`) means every page is needed: the look-back is then never covered."""
+    """Pages of results, newest first, read until they reach back past `since` (a "YYYY-MM-DD" day).
+
+    Reading stops early only when the server said it sorted (its `self` link carries `_sort`, as FHIR asks servers
+    to echo the parameters they used) and no page contradicts it; otherwise every page is read. `latest_only`: the
+    rules read the newest usable result only (a final value), so the first page that holds one is enough."""
 
     def __init__(self, since: str, latest_only: bool = False):
         self.since = since
         self.latest_only = latest_only
         self.oldest: str | None = None
         self.in_order = True
+        self.sorted_by_server = False
+        self.usable = False
 
-    def add(self, resources: list[dict]) -> bool:
-        """Take one page; True once the results read cover the look-back."""
-        for resource in resources:
+    def add(self, page: dict) -> bool:
+        """Take one searchset page; True once the results read cover the look-back."""
+        if not self.sorted_by_server:
+            self.sorted_by_server = "_sort=" in _self_link(page)
+        for resource in unpack(page)[0]:
             day = result_day(resource)
             if not day:
                 continue
             if self.oldest is not None and day > self.oldest:
                 self.in_order = False
             self.oldest = day if self.oldest is None else min(self.oldest, day)
+            self.usable = self.usable or _usable(resource)
         return self.covered
 
     @property
     def covered(self) -> bool:
-        found = self.oldest is not None
-        return self.in_order and found and (self.latest_only or self.oldest < self.since)
+        if not (self.sorted_by_server and self.in_order and self.oldest is not None):
+            return False
+        return self.usable if self.latest_only else self.oldest < self.since
+
+
+def _self_link(page: dict) -> str:
+    links = page.get("link") if isinstance(page.get("link"), list) else []
+    url = next((link.get("url") for link in links if isinstance(link, dict) and link.get("relation") == "self"), "")
+    return url if isinstance(url, str) else ""
+
+
+def _usable(result: dict) -> bool:
+    """A result with a number that counts (final, amended or corrected), as the dose rules need of a weight."""
+    quantity = result.get("valueQuantity") if isinstance(result.get("valueQuantity"), dict) else {}
+    value = quantity.get("value")
+    counts = result.get("status") in ("final", "amended", "corrected")
+    return counts and isinstance(value, int | float) and not isinstance(value, bool) and value > 0
 
 
 def _say_once(client: FhirClient, key: str, error: FetchError) -> None:
@@ -77,14 +100,20 @@ def _say_once(client: FhirClient, key: str, error: FetchError) -> None:
 
 
 def horizon_start(now: datetime, days: int | None) -> str | None:
-    """The first day of a horizon ("YYYY-MM-DD", a day early: days are compared as written, in whatever time zone),
-    or None when there is none (every result is read)."""
-    return (now - timedelta(days=days + 1)).date().isoformat() if days else None
+    """The first day of a horizon ("YYYY-MM-DD"), or None when there is none (every result is read). Two days early:
+    days are compared as written, in whatever time zone, and a rule's window may end a day short of its start
+    (a creatinine baseline of 365 days before a result 90 days old)."""
+    return (now - timedelta(days=days + 2)).date().isoformat() if days else None
 
 
 def result_day(resource: dict) -> str:
     """The day of a result or an immunization ("YYYY-MM-DD", what `_sort=date` orders by), or "" when it has none."""
-    when = resource.get("effectiveDateTime") or resource.get("effectiveInstant") or resource.get("occurrenceDateTime")
+    when = (
+        resource.get("effectiveDateTime")
+        or resource.get("effectiveInstant")
+        or resource.get("occurrenceDateTime")
+        or resource.get("date")  # an STU3 Immunization
+    )
     if not when and isinstance(resource.get("effectivePeriod"), dict):
         when = resource["effectivePeriod"].get("start")
     when = when or resource.get("issued")
@@ -148,7 +177,7 @@ class PatientData:
         look_back = LookBack(self.since(key.name), key.latest_only) if key.newest_first else None
         if isinstance(sent, dict) and sent.get("resourceType") != "OperationOutcome":
             resources, next_url = unpack(sent)
-            if next_url and not (look_back and look_back.add(resources)):
+            if next_url and not (look_back and look_back.add(sent)):
                 resources += self._follow(key, next_url, look_back)
             return resources
         why = "the EHR sent an OperationOutcome instead" if isinstance(sent, dict) else "it was not prefetched"

@@ -23,7 +23,7 @@ class HookEngine:
         fhir_client: FhirClient | None,
         policy: CardPolicy | None = None,
         lab_prefetch: str = "by-code",
-        condition_prefetch: str = "current",
+        condition_prefetch: str = "all",
     ):
         self.pack = pack
         self.fhir_client = fhir_client

@@ -10,8 +10,10 @@ results that no rule reads. So:
 - `genomics`: TPMT and NUDT15 results by code, every one (a genotype holds for life; no look-back).
 - medication orders and statements: every status but those of something never taken (the reader ignores those).
 - `immunizations`: those given, newest first, back to the live-vaccine rule's look-back.
-- `conditions`: the clinical statuses the rules count as current; AZA_CDS_PREFETCH_CONDITIONS=all for sites whose
-  EHR records diagnoses without a clinical status (the reader counts those as current, but a status search drops them).
+- `conditions`: all of them by default. US Core requires a clinical status on problem-list items only, and an
+  encounter diagnosis without one counts as current (the reader's "if in doubt, include"), so a status search would
+  drop data the rules read; AZA_CDS_PREFETCH_CONDITIONS=current asks for the current statuses only, for EHRs that
+  record a clinical status on every condition.
 
 Each narrowed key has a broader search (`fallback`) for a server that refuses the narrow one (an unsupported
 parameter, a URL too long): the service then asks for more and reads all of it, and logs once per worker.
@@ -30,8 +32,8 @@ from service.record.model import CURRENT_CONDITION_STATUSES, NEVER_TAKEN_STATUSE
 from service.rules import lookbacks
 
 LAB_MODES = ("by-code", "by-category")
-CONDITION_MODES = ("current", "all")
-PAGE_SIZE = {"labs": 100, "weights": 5, "genomics": 100, "immunizations": 10}  # results per page asked for (`_count`)
+CONDITION_MODES = ("all", "current")
+PAGE_SIZE = {"labs": 100, "weights": 5, "genomics": 100, "immunizations": 20}  # results per page asked for (`_count`)
 LATEST_ONLY = {"weights"}  # the dose rules read the newest weight only (rules/dosing.py: weight)
 
 # Every status of each resource (FHIR R4 value sets); the templates ask for those a medication was or is taken under.
@@ -43,7 +45,7 @@ MEDICATION_STATEMENT_STATUSES = (
 )  # fmt: skip
 
 
-def prefetch_keys(pack: KnowledgePack, labs: str = "by-code", conditions: str = "current") -> dict[str, PrefetchKey]:
+def prefetch_keys(pack: KnowledgePack, labs: str = "by-code", conditions: str = "all") -> dict[str, PrefetchKey]:
     """The prefetch keys every service declares, with how far back their newest-first results need reading."""
     horizons = {search: max(by_rule.values()) for search, by_rule in lookbacks(pack).items()}
     patient = "patient={{context.patientId}}"
@@ -91,7 +93,9 @@ def _labs(pack: KnowledgePack, patient: str, mode: str, horizon: int | None) -> 
 
 
 def _by_code(pack: KnowledgePack, search: str, patient: str, horizon: int | None, required=False) -> PrefetchKey:
-    codes = ",".join(dict.fromkeys(f"{code.system}|{code.code}" for code in pack.observation_codes(search)))
+    # By code alone, whatever the system: the reader accepts LOINC's OID and other spellings of a system, and a
+    # genomic result's code under another system (the IG's ballot code systems) still names the result.
+    codes = ",".join(dict.fromkeys(code.code for code in pack.observation_codes(search)))
     newest_first = horizon is not None
     order = "&_sort=-date" if newest_first else ""
     unpaged = f"Observation?{patient}&code={codes}"

@@ -9,7 +9,8 @@ from service.record import PatientRecord
 from service.rules.common import lookbacks
 from service.rules.findings import Finding
 
-MEDICATION_AND_RESULT_KEYS = ("medicationRequests", "medicationStatements", "labs", "weights", "genomics")
+REPORTED_KEYS = ("medicationRequests", "medicationStatements", "labs", "weights", "genomics", "conditions",
+                 "allergies", "immunizations")  # fmt: skip
 
 
 def unreadable_drafts(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
@@ -24,7 +25,7 @@ def incomplete_record(rule: Rule, record: PatientRecord, pack: KnowledgePack) ->
         return []
     problems = list(record.medication_problems)
     for key, note in record.truncated.items():
-        if key in MEDICATION_AND_RESULT_KEYS:
+        if key in REPORTED_KEYS:
             problems.append(f"{key}: {note}{_checks_short(pack, record, key)}.")
     return [Finding(rule.id, "incomplete", items=tuple(problems))] if problems else []
 
