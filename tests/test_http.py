@@ -225,3 +225,17 @@ def test_405_says_what_is_allowed_and_every_413_has_one_name(client):
     assert response.status_code == 405 and "POST" in response.headers["Allow"]
     big = {"hook": "patient-view", "pad": "x" * 6_000_000}
     assert client.post("/cds-services/azathioprine-patient-view", json=big).get_json()["error"] == "too_large"
+
+
+def test_a_refused_call_is_logged_without_what_it_said(client, caplog):
+    """The sandbox shows a 400 as "Could not get a response": the log says which call, the error and where, and
+    nothing the request held (its values may be patient data)."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="aza_cds")
+    body = hook_request("order-sign", {})  # no draftOrders: the sandbox sends this when its Rx Sign tab is re-clicked
+    body["context"]["secretish"] = "Jane Doe 1970-01-01"
+    assert post_json(client, "/cds-services/azathioprine-order-sign", body).status_code == 400
+    lines = [r.getMessage() for r in caplog.records if "answered 400" in r.getMessage()]
+    assert lines == ["POST /cds-services/azathioprine-order-sign answered 400 invalid_request at $.context"]
+    assert not any("Jane Doe" in r.getMessage() for r in caplog.records)

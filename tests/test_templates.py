@@ -312,8 +312,11 @@ def test_a_server_that_refuses_the_narrow_search_is_asked_the_broad_one(make_app
     ehr = InMemoryFhirServer(PATIENT, orders + results)
     served = ehr.transport()
 
+    refused = []
+
     def no_sort(request: httpx.Request) -> httpx.Response:
         if "_sort" in str(request.url):
+            refused.append(str(request.url))
             return httpx.Response(400, json={"resourceType": "OperationOutcome"})
         return served.handle_request(request)
 
@@ -325,6 +328,8 @@ def test_a_server_that_refuses_the_narrow_search_is_asked_the_broad_one(make_app
     assert any("category=laboratory" in url for url in ehr.requests)
     refusals = [r for r in caplog.records if "refused the 'labs' search" in r.getMessage()]
     assert len(refusals) == 1 and "AZA_CDS_PREFETCH_LABS=by-category" in refusals[0].getMessage()
+    assert "CONDITIONS" not in refusals[0].getMessage()  # the setting for this key only
+    assert len([url for url in refused if "6690-2" in url]) == 1  # the second call went straight to the broad one
 
 
 # Shapes an independent review found the first narrow templates missed (each was a different card with broad ones).

@@ -90,13 +90,16 @@ def _usable(result: dict) -> bool:
     return counts and isinstance(value, int | float) and not isinstance(value, bool) and value > 0
 
 
+SETTING_FOR = {"labs": "AZA_CDS_PREFETCH_LABS=by-category", "conditions": "AZA_CDS_PREFETCH_CONDITIONS=all"}
+
+
 def _say_once(client: FhirClient, key: str, error: FetchError) -> None:
-    """Log a refused search once per client (per worker): the operator needs to hear it, not at every call."""
-    if key not in client.refused_searches:
-        client.refused_searches.add(key)
-        log.warning("the FHIR server refused the '%s' search (%s); its broader search was used. Set "
-                    "AZA_CDS_PREFETCH_LABS=by-category (labs) or AZA_CDS_PREFETCH_CONDITIONS=all if this persists",
-                    key, error)  # fmt: skip
+    """Log a refused search once per client (per worker), which then asks the broader one from the start: the
+    operator needs to hear it once, and the server need not refuse it at every call."""
+    client.refused_searches.add(key)
+    setting = f"; {SETTING_FOR[key]} asks for it from the start" if key in SETTING_FOR else ""
+    log.warning("the FHIR server refused the '%s' search (%s): its broader search is used from now on%s",
+                key, error, setting)  # fmt: skip
 
 
 def horizon_start(now: datetime, days: int | None) -> str | None:
@@ -181,16 +184,20 @@ class PatientData:
                 resources += self._follow(key, next_url, look_back)
             return resources
         why = "the EHR sent an OperationOutcome instead" if isinstance(sent, dict) else "it was not prefetched"
+        refused_before = self._client is not None and key.name in self._client.refused_searches
         try:
+            if refused_before:  # this server refused the narrow search at an earlier call: go straight to the broad
+                raise FetchError("it refused this search before", refused=True)
             resources, note = self._search(key.template, look_back)
         except FetchError as error:
             if not (error.refused and key.fallback):
                 return self._give_up(key, f"{why} and {error}")
+            if not refused_before:
+                _say_once(self._client, key.name, error)
             try:  # a server that does not run the narrow search (e.g. no `_sort`): ask for more, read all of it
                 resources, note = self._search(key.fallback, None)
             except FetchError as second:
                 return self._give_up(key, f"{why}, {error}, and its broader search: {second}")
-            _say_once(self._client, key.name, error)
             look_back = None
         if note:
             self._note_short(key, note, look_back)

@@ -65,7 +65,7 @@ def prefetch_keys(pack: KnowledgePack, labs: str = "by-code", conditions: str = 
         ),
         _labs(pack, patient, labs, horizons.get("labs")),
         _by_code(pack, "weights", patient, horizons.get("weights")),
-        _by_code(pack, "genomics", patient, None),
+        replace(_by_code(pack, "genomics", patient, None), fallback=f"Observation?{patient}&category=laboratory"),
         PrefetchKey(
             "conditions",
             f"Condition?{patient}" + _condition_filter(conditions),

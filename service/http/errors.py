@@ -50,6 +50,10 @@ def read_json_object() -> dict:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def api_error(error: ApiError):
+        # The developer looks here when a client (the sandbox) shows only "no response": the error and where,
+        # never the message, which may quote a value from the request.
+        where = f" at {error.body['path']}" if "path" in error.body else ""
+        log.info("%s %s answered %d %s%s", request.method, request.path, error.status, error.body["error"], where)
         return json_response(error.body, error.status, error.headers)
 
     @app.errorhandler(HTTPException)
