@@ -4,10 +4,12 @@ An EHR pays for every prefetch twice (its search, then our parse), and a 20-year
 results that no rule reads. So:
 
 - `labs`: results by the LOINC codes of the pack's lab concepts (panel codes too: a panel sent as one Observation
-  with components), newest first, a page at a time; paging stops once the rules' look-back is covered. Sites whose
-  labs carry only local codes set AZA_CDS_PREFETCH_LABS=by-category: every laboratory result, unsorted, as before.
-- `weights`: body weights by code, newest first; the first page holds the newest, which is all the rules read.
-- `genomics`: TPMT and NUDT15 results by code, every one (a genotype holds for life; no look-back).
+  with components), codes without their system, newest first, a page at a time; paging stops once the rules'
+  look-back is covered. Sites whose labs carry only local codes set AZA_CDS_PREFETCH_LABS=by-category: every
+  laboratory result, unsorted, as before.
+- `weights`: body weights by code, newest first, until a page holds a usable one: the rules read the newest.
+- `genomics`: TPMT and NUDT15 results and Genomics Reporting variants and implications by code, every one (a
+  genotype holds for life; no look-back).
 - medication orders and statements: every status but those of something never taken (the reader ignores those).
 - `immunizations`: those given, newest first, back to the live-vaccine rule's look-back.
 - `conditions`: all of them by default. US Core requires a clinical status on problem-list items only, and an
@@ -31,8 +33,6 @@ from service.knowledge import KnowledgePack
 from service.record.model import CURRENT_CONDITION_STATUSES, NEVER_TAKEN_STATUSES
 from service.rules import lookbacks
 
-LAB_MODES = ("by-code", "by-category")
-CONDITION_MODES = ("all", "current")
 PAGE_SIZE = {"labs": 100, "weights": 5, "genomics": 100, "immunizations": 20}  # results per page asked for (`_count`)
 LATEST_ONLY = {"weights"}  # the dose rules read the newest weight only (rules/dosing.py: weight)
 
