@@ -28,13 +28,17 @@ def read_json_object() -> dict:
     """The request body as a JSON object, or ApiError 400, or 413 past MAX_CONTENT_LENGTH. A body without a length
     (chunked) is read one byte past the limit: Werkzeug would cut it at the limit, and the cut JSON would be a 400."""
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
-    if request.content_length is None and limit is not None:
-        raw = request.environ["wsgi.input"].read(limit + 1)  # the server's own stream, chunks decoded
-        if len(raw) > limit:
-            raise ApiError(413, "too_large", f"The request body is larger than {limit} bytes (AZA_CDS_MAX_BODY_BYTES).")
-    else:
+    length = request.content_length
+    too_large = ApiError(413, "too_large", f"The request body is larger than {limit} bytes (AZA_CDS_MAX_BODY_BYTES).")
+    if limit is not None and length is not None and length > limit:
+        raise too_large
+    if limit is None:
         raw = request.get_data(cache=False)
-    if not raw.strip():
+    else:  # the server's own stream (chunks decoded), read once: Werkzeug's wrapper would copy it again
+        raw = request.environ["wsgi.input"].read(limit + 1 if length is None else length)
+        if len(raw) > limit:
+            raise too_large
+    if not raw or raw.isspace():
         raise ApiError(400, "invalid_request", "The request body is empty; a JSON object is expected.", path="$")
     try:
         body = orjson.loads(raw)
