@@ -6,6 +6,7 @@ The record: yearly check-up panels (CBC, metabolic, lipids, HbA1c, TSH, urinalys
 that gives the number of results asked for; conditions (chronic ones active, acute ones resolved), orders (three-
 monthly azathioprine and mesalamine renewals, steroid and antibiotic courses) and yearly influenza shots. Resources
 carry what EHRs send (ids, profiles, codings with displays, encounters, reference ranges), about 1 KB a result.
+The newest neutrophil count is low, so that every case answers with a card to compare between the templates.
 """
 
 from __future__ import annotations
@@ -122,7 +123,11 @@ class LongHistory:
         found = [self._lab(days, row, "laboratory") for days, panel, _ in draws for row in panel]
         found += [self._vital(days, row) for days, panel in vitals for row in panel]
         self._random.shuffle(found)  # a store keeps them in no order
-        return found[:wanted]
+        found = found[:wanted]
+        neutrophils = [o for o in found if o["code"]["coding"][0]["code"] == "751-8"]
+        if neutrophils and not self._span:  # the newest count low: a card to compare (MON-03, below 1.6 x10^9/L)
+            max(neutrophils, key=lambda o: o["effectiveDateTime"])["valueQuantity"]["value"] = 1.2
+        return found
 
     def _lab(self, days_ago: float, row: tuple, category: str) -> dict:
         code, display, unit, typical, low, high = row
