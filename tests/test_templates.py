@@ -29,6 +29,7 @@ from service.hooks.templates import prefetch_keys
 from service.knowledge import load_pack
 from service.protocol import HookCall
 from service.record import RecordBuilder
+from service.rules import analytes_read
 from service.terminology import Terminology
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
@@ -56,19 +57,21 @@ def results_of(pack, call_prefetch: dict, transport=None) -> tuple:
     client = FhirClient((EHR,), transport=transport) if transport else None
     builder = RecordBuilder(pack, Terminology(pack))
     record = builder.build(call, PatientData(call, prefetch_keys(pack), client, NOW), NOW)
-    labs = sorted((r.analyte, r.code, r.value, r.text) for r in record.labs)
+    read = analytes_read(pack)  # what the rules read: a lab no rule reads (haemoglobin) need not be asked for
+    labs = sorted((r.analyte, r.code, r.value, r.text) for r in record.labs if r.analyte in read)
     return labs, record.phenotypes, record.has_pgx_result, record.pgx_uninterpretable
 
 
 def shapes(concept, code) -> list[dict]:
-    """Results coded with `code` as labs send them: a plain value, and a TPMT genotype with its gene named."""
+    """Results coded with `code` as labs send them: a plain value, and (for a code that is no lab value, so may be a
+    genetic result) a TPMT genotype with its gene named."""
     coding = {"system": code.system, "code": code.code}
     plain = {"resourceType": "Observation", "id": "plain", "status": "final", "effectiveDateTime": day(3),
              "code": {"coding": [coding]}}  # fmt: skip
     if concept.unit:
         plain["valueQuantity"] = {"value": 1.5, "unit": concept.unit, "code": concept.unit}
-    else:
-        plain["valueCodeableConcept"] = {"text": "Positive"}
+        return [plain]  # a haemoglobin with a gene component is no result any lab sends
+    plain["valueCodeableConcept"] = {"text": "Positive"}
     genotype = plain | {"id": "genotype", "valueString": "*1/*3A"}
     genotype["component"] = [
         {"code": {"coding": [{"system": LOINC, "code": "48018-6"}]},
@@ -78,8 +81,8 @@ def shapes(concept, code) -> list[dict]:
 
 
 def lost_by_narrowing(pack, pack_dir) -> list[str]:
-    """Every code of the lab and genomics value sets, one result at a time: what the record reads from it when the
-    EHR sends every result (the broad search of old) and when it answers the templates. Differences are losses."""
+    """Every code of the lab and genomics value sets, one result at a time: what the rules read of the record when
+    the EHR sends every result (the broad search of old) and when it answers the templates. Differences are losses."""
     ids = {c["id"] for name in ("labs", "genomics")
            for c in json.loads((pack_dir / "valuesets" / f"{name}.json").read_text())["concepts"]}  # fmt: skip
     templates = {name: key.template for name, key in prefetch_keys(pack).items()}
@@ -106,18 +109,34 @@ def test_every_result_the_rules_read_is_reachable_through_the_templates():
                              "medicationRequests": bundle([med_request("aza", AZATHIOPRINE)])})[0]  # fmt: skip
 
 
-def test_a_value_set_change_that_forgets_the_prefetch_is_caught(tmp_path):
-    """A new eGFR code added without saying which search fetches it: the check names it."""
+def test_a_rule_that_reads_a_result_the_templates_do_not_ask_for_is_caught(tmp_path):
+    """MON-03 given a haemoglobin threshold, which no rule read before (so no search asked for it): both checks name
+    it, the comparison of records and the one of what rules read against what is asked for."""
     shutil.copytree(PACK_DIR, tmp_path / "cards")
-    labs_file = tmp_path / "cards" / "valuesets" / "labs.json"
-    labs = json.loads(labs_file.read_text())
-    code = {"system": "loinc", "code": "99999-9", "status": "K", "source": "public-copies"}
-    labs["concepts"].append(
-        {"id": "egfr-new", "display": "eGFR (new code)", "unit": "mL/min/{1.73_m2}", "codes": [code]}
-    )
-    labs_file.write_text(json.dumps(labs))
+    rules_file = tmp_path / "cards" / "rules" / "monitoring.json"
+    rules = json.loads(rules_file.read_text())
+    mon03 = next(rule for rule in rules["rules"] if rule["id"] == "MON-03")
+    mon03["parameters"]["thresholds"]["value"].append({"analyte": "hemoglobin", "below": 100, "indicator": "warning"})
+    rules_file.write_text(json.dumps(rules))
     changed = load_pack(tmp_path / "cards")
-    assert lost_by_narrowing(changed, tmp_path / "cards") == ["egfr-new 99999-9 (plain)", "egfr-new 99999-9 (genotype)"]
+    lost = lost_by_narrowing(changed, tmp_path / "cards")
+    assert lost and all(line.startswith("hemoglobin ") for line in lost)
+    assert not_asked_for(changed) == {"hemoglobin"}
+
+
+def not_asked_for(pack) -> set[str]:
+    return {analyte for analyte in analytes_read(pack) if pack.concepts[analyte].prefetch not in ("labs", "weights")}
+
+
+PANELS = {"cbc-panel-order", "lft-panel-order", "result-panels"}  # asked for so that their components are found
+
+
+def test_the_searches_ask_for_what_the_rules_read_and_nothing_else():
+    pack = shipped_pack()
+    asked = {c.id for c in pack.concepts.values() if c.prefetch in ("labs", "weights")}
+    assert not_asked_for(pack) == set()
+    assert asked - analytes_read(pack) == PANELS  # haemoglobin and ALP, which no rule reads, are not asked for
+    assert "hemoglobin" not in asked and "alp" not in asked
 
 
 def test_templates_keep_to_the_subset_the_in_memory_server_knows():

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from service.knowledge import KnowledgePack, Rule
 from service.record import PatientRecord
 from service.rules import contraindications, data_quality, dosing, interactions, monitoring, pgx
-from service.rules.common import RESULT_SEARCHES, lookbacks
+from service.rules.common import RESULT_SEARCHES, analytes_read, lookbacks
 from service.rules.findings import Finding
 
 Evaluator = Callable[[Rule, PatientRecord, KnowledgePack], list[Finding]]
@@ -103,4 +103,4 @@ def evaluate(
     return sorted(kept, key=lambda pair: pair[1].sort_key(pair[0]))
 
 
-__all__ = ["EVALUATORS", "READS", "RESULT_SEARCHES", "CardPolicy", "Finding", "evaluate", "lookbacks"]
+__all__ = ["EVALUATORS", "READS", "RESULT_SEARCHES", "CardPolicy", "Finding", "analytes_read", "evaluate", "lookbacks"]

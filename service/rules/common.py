@@ -24,6 +24,39 @@ RESULT_SEARCHES: dict[str, tuple[str, ...]] = {
 }
 
 
+# Analytes an evaluator reads by name, beyond those its rule's parameters name (rules/dosing.py, rules/monitoring.py).
+ANALYTES_BY_KIND: dict[str, tuple[str, ...]] = {
+    "inr-check": ("inr",),
+    "renal-dose": ("egfr",),
+    "lab-threshold": ("creatinine",),
+    "dose-range": ("body-weight",),
+    "dose-reduced-with": ("body-weight",),
+    "dose-data": ("body-weight",),
+    "live-vaccine": ("body-weight",),
+}
+
+
+def analytes_read(pack: KnowledgePack) -> frozenset[str]:
+    """The lab concepts (those with a unit, or read for a qualitative result) that some rule reads: named in its
+    parameters, or read by its evaluator. The prefetch must ask for each of them, and need ask for no other."""
+    labs = {c.id for c in pack.concepts.values() if c.prefetch in ("labs", "weights") or c.unit}
+    named: set[str] = set()
+    for rule in pack.rules:
+        named.update(ANALYTES_BY_KIND.get(rule.kind, ()))
+        named.update(_strings(rule.parameters) & labs)
+    return frozenset(named)
+
+
+def _strings(value: object) -> set[str]:
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, dict):
+        return set().union(*(_strings(item) for item in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_strings(item) for item in value))
+    return set()
+
+
 def lookbacks(pack: KnowledgePack) -> dict[str, dict[str, int]]:
     """Prefetch search -> rule id -> days that rule reads back: how far back each search's results are needed."""
     found: dict[str, dict[str, int]] = {}
