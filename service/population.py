@@ -16,10 +16,10 @@ from pathlib import Path
 
 import orjson
 
-from service.fhir import PrefetchKey, render_template, unpack
+from service.fhir import FhirClient, PatientData, PrefetchKey
 from service.fhir.memory_server import InMemoryFhirServer
-from service.fhir.prefetch import LookBack, horizon_start
 from service.knowledge import KnowledgePack
+from service.protocol.call import HookCall
 from service.record.dates import parse_fhir_datetime
 from service.terminology import Terminology
 
@@ -74,19 +74,18 @@ def read_patient_file(path: Path) -> PatientFile:
 
 def prefetch_bytes(record: PatientFile, keys: Mapping[str, PrefetchKey], now: datetime, whole: bool) -> int:
     """The bytes an EHR sends for these keys: every page in one Bundle (`whole`), or page by page as far as the
-    service reads them (the first page in the prefetch, then `next` pages until a key's look-back is covered)."""
+    service reads them (the first page in the prefetch, the `next` pages it calls back for)."""
     server = InMemoryFhirServer(record.patient | {"id": record.patient_id}, record.resources)
-    sent = 0
-    for key in keys.values():
-        page = server.get(render_template(key.template, {"patientId": record.patient_id}), whole)
-        sent += len(orjson.dumps(page))
-        look_back = LookBack(horizon_start(now, key.horizon_days), key.latest_only) if key.newest_first else None
-        following = unpack(page)[1] if isinstance(page, dict) else None
-        while following and not whole and not (look_back and look_back.add(page)):
-            page = server.get(following.removeprefix(server.base_url + "/"))
-            sent += len(orjson.dumps(page))
-            following = unpack(page)[1]
-    return sent
+    context = {"userId": "Practitioner/burden", "patientId": record.patient_id}
+    pages = server.prefetch({name: key.template for name, key in keys.items()}, context, whole)
+    if not whole:  # the service's own reading of the pages (PatientData), call-backs answered by the same server
+        body = {"hook": "patient-view", "hookInstance": str(uuid.uuid4()), "fhirServer": server.base_url,
+                "context": context, "prefetch": pages}  # fmt: skip
+        call = HookCall.from_request("burden", "patient-view", body)
+        data = PatientData(call, keys, FhirClient((server.base_url,), transport=server.transport()), now)
+        for name in keys:
+            data.resources(name)
+    return len(orjson.dumps(pages)) + server.bytes_served
 
 
 def prefetch(record: PatientFile, templates: dict[str, str]) -> dict:

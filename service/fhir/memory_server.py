@@ -11,6 +11,7 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlencode
 
 import httpx
+import orjson
 
 from service.fhir.prefetch import render_template, result_day
 
@@ -36,6 +37,7 @@ class InMemoryFhirServer:
         self.resources = resources
         self.base_url = base_url.rstrip("/")
         self.requests: list[str] = []  # the URLs asked for, for tests that count call-backs
+        self.bytes_served = 0  # the size of the JSON answered through `transport()`
 
     def prefetch(self, templates: dict[str, str], context: dict, whole: bool = False) -> dict:
         """Each template's first page, as an EHR fills prefetch (a Bundle with a `next` link when there is more);
@@ -73,7 +75,10 @@ class InMemoryFhirServer:
             self.requests.append(url)
             relative = url.removeprefix(self.base_url + "/")
             document = self.get(relative)
-            return httpx.Response(200 if document else 404, json=document or {"resourceType": "OperationOutcome"})
+            body = orjson.dumps(document or {"resourceType": "OperationOutcome"})
+            self.bytes_served += len(body)
+            headers = {"Content-Type": "application/fhir+json"}
+            return httpx.Response(200 if document else 404, content=body, headers=headers)
 
         return httpx.MockTransport(handle)
 
