@@ -310,9 +310,8 @@ def scaling(pack: KnowledgePack, runs: int, progress) -> dict:
     points = []
     for total in SCALING_SIZES:
         progress(f"scaling: {total} resources")
-        history = LongHistory(
-            int(total * 0.85), max(1, int(total * 0.08)), max(1, int(total * 0.07)), datetime.now(UTC)
-        )
+        counts = int(total * 0.85), max(1, int(total * 0.08)), max(1, int(total * 0.07))
+        history = LongHistory(*counts, datetime.now(UTC), span_days=SCALING_SPAN_DAYS)
         history.resources = history.resources[: total - 1]  # the Patient is the last one
         points.append((total, _measured_call(pack, history, "broad", max(5, runs // 10))["total_ms"]["median"]))
     per_thousand, intercept = slope(points)

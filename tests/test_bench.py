@@ -108,6 +108,28 @@ def test_broad_and_narrow_templates_give_the_same_cards_for_fewer_bytes():
     assert table["20 years, dense/narrow"]["call_back_bytes"] > 0  # its look-back needs pages beyond the first
 
 
+def test_scaling_dates_every_resource_within_the_look_back(monkeypatch):
+    """The scaling case is the worst case the README describes: every result inside the 400 days, so every one is
+    read (a 20-year record would skip most of them unparsed and hide the cost of reading)."""
+    from datetime import UTC, datetime, timedelta
+
+    import service.bench_history as bench_history
+
+    built = []
+    monkeypatch.setattr(bench_history, "SCALING_SIZES", (100, 2000))
+    monkeypatch.setattr(
+        bench_history,
+        "_measured_call",
+        lambda pack, history, mode, runs: built.append(history) or {"total_ms": {"median": 1.0}},
+    )
+    bench_history.scaling(None, runs=1, progress=lambda message: None)
+    oldest = (datetime.now(UTC) - timedelta(days=401)).date().isoformat()
+    assert [round(len(history.resources), -2) for history in built] == [100, 2000]
+    for history in built:
+        days = [r["effectiveDateTime"][:10] for r in history.resources if r["resourceType"] == "Observation"]
+        assert len(days) > 0.8 * len(history.resources) and min(days) >= oldest
+
+
 def test_slope_of_a_straight_line():
     from service.bench_history import slope
 

@@ -205,6 +205,29 @@ def test_status_abatement_and_verification_still_decide_first():
     assert current(refuted) == set()
 
 
+def test_entries_whose_status_says_not_current_are_left_out_before_their_codes_are_read():
+    """A long record is mostly resolved conditions: no rule reads them, so no code of theirs is looked up. An
+    encounter diagnosis without a status still counts (FHIR R4 con-3 asks a status only of problem-list items)."""
+    from service.record.clinical import read_coded_entries
+
+    no_status = condition("72892002", "2026-10-01")
+    del no_status["clinicalStatus"]
+    entries = [
+        condition("72892002", "2026-10-01", status="resolved"),
+        condition("72892002", "2026-10-01", abatementString="after delivery"),
+        condition("72892002", "2026-10-01", verificationStatus={"coding": [{"code": "entered-in-error"}]}),
+        no_status,
+        condition("72892002", "2026-10-01", status="relapse"),
+    ]
+    terms, looked_up = Terminology(PACK), []
+    match_entry = terms.match_entry
+    terms.match_entry = lambda code, extra_text=(): looked_up.append(code) or match_entry(code, extra_text=extra_text)
+    kept = read_coded_entries(entries, terms, current_only=True)
+    assert [entry.status for entry in kept] == ["", "relapse"] and len(looked_up) == 2
+    assert all(entry.concepts == {"pregnancy"} for entry in kept)
+    assert len(read_coded_entries(entries, terms)) == 5  # immunizations: every entry, whatever its status
+
+
 def test_a_deceased_patient_is_recorded_as_such():
     prefetch = labs_and_meds([med_request("a", AZATHIOPRINE)])
     prefetch["patient"] = {"resourceType": "Patient", "id": "p", "deceasedDateTime": "2026-10-01"}

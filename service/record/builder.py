@@ -105,10 +105,12 @@ class RecordBuilder:
         genomics = self._genomics.read(o for key in GENOMIC_KEYS for o in _of_type(data.resources(key), "Observation"))
         record.phenotypes, record.has_pgx_result = genomics.phenotypes, genomics.has_result
         record.pgx_uninterpretable = genomics.uninterpretable
-        record.conditions = read_coded_entries(_of_type(data.resources("conditions"), "Condition"), terms)
+        conditions = _of_type(data.resources("conditions"), "Condition")
+        record.conditions = read_coded_entries(conditions, terms, current_only=True)
         for entry in record.conditions:
             entry.current = current_concepts(entry, self._pack, record.now)
-        record.allergies = read_coded_entries(_of_type(data.resources("allergies"), "AllergyIntolerance"), terms)
+        allergies = _of_type(data.resources("allergies"), "AllergyIntolerance")
+        record.allergies = read_coded_entries(allergies, terms, current_only=True)
         immunizations = _of_type(data.resources("immunizations"), "Immunization")
         record.immunizations = read_coded_entries(immunizations, terms, code_field="vaccineCode")
         patient = next(iter(_of_type(data.resources("patient"), "Patient")), {})

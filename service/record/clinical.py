@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from service.fhir.prefetch import result_day
 from service.knowledge import KnowledgePack
 from service.record.dates import first_datetime, parse_fhir_datetime
-from service.record.model import CodedEntry, LabResult
+from service.record.model import CodedEntry, LabResult, is_current_status
 from service.terminology import Terminology, convert
 
 QUALITATIVE = {"hcg"}  # analytes read for a qualitative result (positive / negative) rather than a number
@@ -79,12 +79,24 @@ def _qualitative(part: dict) -> str:
     return " ".join(filter(None, [*texts, _text(part.get("valueString"))])).lower()
 
 
+# Condition.abatement[x] in R4, and the boolean and quantity of STU3 and DSTU2
+ABATEMENT_FIELDS = frozenset(("abatementDateTime", "abatementAge", "abatementPeriod", "abatementRange",
+                              "abatementString", "abatementBoolean", "abatementQuantity"))  # fmt: skip
+
+
 def read_coded_entries(
-    resources: Iterable[dict], terminology: Terminology, code_field: str = "code"
+    resources: Iterable[dict], terminology: Terminology, code_field: str = "code", current_only: bool = False
 ) -> list[CodedEntry]:
-    """Conditions, AllergyIntolerances (`code`) or Immunizations (`vaccineCode`) with the concepts they match."""
+    """Conditions, AllergyIntolerances (`code`) or Immunizations (`vaccineCode`) with the concepts they match.
+    `current_only`: entries whose status says they are not current are left out before any code is read (rules
+    read only current conditions and allergies; a long record is mostly resolved ones)."""
     entries = []
     for resource in resources:
+        status = _status_code(resource.get("clinicalStatus")) or _text(resource.get("status"))
+        verification = _status_code(resource.get("verificationStatus"))
+        ended = not ABATEMENT_FIELDS.isdisjoint(resource)
+        if current_only and not is_current_status(status, verification, ended):
+            continue
         code = resource.get(code_field) if isinstance(resource.get(code_field), dict) else {}
         extra = [
             _text(c.get("display")) or _text(c.get("text"))
@@ -97,8 +109,8 @@ def read_coded_entries(
             CodedEntry(
                 concepts=match.concepts if match else frozenset(),
                 text=_text(code.get("text")) or _first_display(code),
-                status=_status_code(resource.get("clinicalStatus")) or _text(resource.get("status")),
-                verification=_status_code(resource.get("verificationStatus")),
+                status=status,
+                verification=verification,
                 when=first_datetime(
                     resource.get("onsetDateTime"),
                     period.get("start"),
@@ -106,7 +118,7 @@ def read_coded_entries(
                     resource.get("date"),
                     resource.get("recordedDate"),
                 ),
-                ended=any(key.startswith("abatement") for key in resource),
+                ended=ended,
                 code_label=match.code_label if match else "",
                 history=match.history if match else frozenset(),
             )

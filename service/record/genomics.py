@@ -96,20 +96,25 @@ class GenomicsReader:
         return found
 
     def _may_be_pgx(self, observation: dict) -> bool:
-        """A cheap first look: most results of a call are ordinary labs with one LOINC code and no gene name."""
+        """A cheap first look, one pass over the codings: most results of a long record are ordinary labs with one
+        LOINC code and no gene name."""
         if observation.get("component"):
             return True
         code = observation.get("code")
         if not isinstance(code, dict):
             return False
-        codings = [c for c in code.get("coding") if isinstance(c, dict)] if isinstance(code.get("coding"), list) else []
-        codes = {c["code"] for c in codings if isinstance(c.get("code"), str)}
-        if codes & self._pgx_codes:
-            return True
-        if codes & self._lab_codes:
+        coding = code.get("coding")
+        names, known_lab = [code.get("text")], False
+        for part in coding if isinstance(coding, list) else ():
+            value = part.get("code") if isinstance(part, dict) else None
+            if isinstance(value, str):
+                if value in self._pgx_codes:
+                    return True
+                known_lab = known_lab or value in self._lab_codes
+            names.append(part.get("display") if isinstance(part, dict) else None)
+        if known_lab:
             return False  # a lab value the pack knows (a blood count, a liver test): not a genetic result
-        texts = [code.get("text"), *(c.get("display") for c in codings)]
-        return any(self._names_gene(text) for text in texts if isinstance(text, str))
+        return any(self._names_gene(text) for text in names if isinstance(text, str))
 
     def _genes(self, observation: dict) -> list[str]:
         """The genes a result is about: its gene-studied component first, else its code (LOINC or words)."""

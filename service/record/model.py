@@ -79,15 +79,20 @@ class CodedEntry:
 
     @property
     def is_current(self) -> bool:
-        """Status only: active (or no status, as older FHIR versions allow), not refuted, no abatement."""
-        refuted = self.verification in ("refuted", "entered-in-error")
-        return not refuted and not self.ended and (self.status == "" or self.status in CURRENT_CONDITION_STATUSES)
+        return is_current_status(self.status, self.verification, self.ended)
 
     def describe(self) -> str:
         """What was found, in the record's own words: "Crohn's disease (SNOMED 34000006, 2026-10-02)"."""
         how = self.code_label or "recognised by name"
         when = self.when.date().isoformat() if self.when else "no date recorded"
         return f"{self.text} ({how}, {when})"
+
+
+def is_current_status(status: str, verification: str, ended: bool) -> bool:
+    """A condition or allergy by its status only: active (or no status, as older FHIR versions and encounter
+    diagnoses allow), not refuted, no abatement."""
+    refuted = verification in ("refuted", "entered-in-error")
+    return not refuted and not ended and (status == "" or status in CURRENT_CONDITION_STATUSES)
 
 
 @dataclass(frozen=True)
