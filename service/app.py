@@ -18,6 +18,7 @@ from service.http import AppState, register_http
 from service.http.auth import register_auth
 from service.http.metrics import Metrics
 from service.knowledge import KnowledgePack, load_pack
+from service.protocol import compile_hot_path
 from service.rules import CardPolicy
 from service.store import Storage
 
@@ -100,6 +101,7 @@ def create_app(
         **({"hash_key": settings.patient_hash_key.encode()} if settings.patient_hash_key else {}),
     )
     register_http(app, app_state)
+    compile_hot_path()
     if settings.auth == "required":
         verifier = TokenVerifier(TrustStore.from_files(trust_files), storage.replay)
         register_auth(app, verifier, settings.public_url, metrics)

@@ -239,3 +239,22 @@ def test_a_refused_call_is_logged_without_what_it_said(client, caplog):
     lines = [r.getMessage() for r in caplog.records if "answered 400" in r.getMessage()]
     assert lines == ["POST /cds-services/azathioprine-order-sign answered 400 invalid_request at $.context"]
     assert not any("Jane Doe" in r.getMessage() for r in caplog.records)
+
+
+def test_the_first_call_of_a_worker_compiles_no_schema(make_app):
+    """Each validator costs about 50 ms to compile: `serve` builds the app before forking, so the app compiles them
+    itself and no worker's first call pays for it."""
+    from service.protocol.validation import _fast
+
+    _fast.cache_clear()
+    client = make_app().test_client()
+    compiled = _fast.cache_info().currsize
+    for hook in ("patient-view", "order-select", "order-sign"):
+        service = {"patient-view": "azathioprine-patient-view", "order-select": "azathioprine-order-select",
+                   "order-sign": "azathioprine-order-sign"}[hook]  # fmt: skip
+        drafts = None if hook == "patient-view" else [med_request("d", AZATHIOPRINE, status="draft")]
+        selections = ["MedicationRequest/d"] if hook == "order-select" else None
+        prefetch = {"medicationRequests": bundle([med_request("a", AZATHIOPRINE)])}
+        body = hook_request(hook, prefetch, drafts=drafts, selections=selections)
+        assert post_json(client, f"/cds-services/{service}", body).status_code in (200, 412)  # validated, then run
+    assert compiled >= 4 and _fast.cache_info().currsize == compiled
