@@ -330,6 +330,7 @@ def run(
 
     pack = load_pack(EMBEDDED_PACK)
     report = {
+        "python_speed_ms": python_speed(),
         "in_process": in_process(runs, progress),
         "long_history": bench_history.long_history(pack, max(20, runs // 5), progress),
         "scaling": bench_history.scaling(pack, runs, progress),
@@ -338,6 +339,18 @@ def run(
         progress(f"HTTP: floor, authenticated floor, aza-cds under gunicorn ({workers} workers), wrk {duration} s each")
         report["http_medium_order_sign"] = http_compare("medium", duration, workers)
     return report
+
+
+def python_speed() -> float:
+    """Milliseconds for one million additions in a Python loop (best of 5): how fast this machine runs Python now,
+    so that runs on different days, or on a shared machine that is busy, can be told apart."""
+    best = float("inf")
+    for _ in range(5):
+        started, total = time.perf_counter(), 0
+        for number in range(1_000_000):
+            total += number
+        best = min(best, (time.perf_counter() - started) * 1000)
+    return best
 
 
 IN_PROCESS_COLUMNS = (
@@ -353,6 +366,7 @@ IN_PROCESS_COLUMNS = (
 
 
 def print_report(report: dict) -> None:
+    print(f"Machine: one million additions in a Python loop take {report['python_speed_ms']:.0f} ms")
     print("In-process (no sockets, no authentication), milliseconds per call; '-' where not measured.")
     print(
         f"{'request':20} {'KB':>4} {'aza-cds ms':>20} {'floor ms':>20} {'x floor':>9} "

@@ -28,6 +28,7 @@ def test_in_process_comparison_and_report(capsys):
     timing = {"median": 1.0, "p95": 2.0}
     row = {"prefetch_bytes": 4000, "call_back_bytes": 0, "resources": 3, "parse_ms": timing, "total_ms": timing}
     report = {
+        "python_speed_ms": bench.python_speed(),
         "in_process": bench.in_process(runs=3, progress=said.append),
         "long_history": {"tiny/broad": row | {"cards": ["MON-01"]},
                          "tiny/narrow": row | {"prefetch_bytes": 1000, "cards": []}},
@@ -43,7 +44,8 @@ def test_in_process_comparison_and_report(capsys):
     out = capsys.readouterr().out
     assert "medium/order-sign" in out
     assert "tiny: the narrow templates send 4.0x fewer bytes" in out and "slope 0.50 ms per 1,000 resources" in out
-    header = out.splitlines()[1]
+    assert 0 < report["python_speed_ms"] < 10_000 and out.startswith("Machine: one million additions")
+    header = out.splitlines()[2]
     for column, _meaning in bench.IN_PROCESS_COLUMNS:
         assert column in header  # every column is headed, and explained below the table
         assert any(
