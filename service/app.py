@@ -13,11 +13,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from service.auth import TokenVerifier, TrustStore
 from service.config import ConfigError, Settings
 from service.fhir import FhirClient
-from service.hooks import HookEngine
+from service.hooks import HookPipeline
 from service.http import AppState, register_http
 from service.http.auth import register_auth
-from service.http.metrics import Metrics
 from service.knowledge import KnowledgePack, load_pack
+from service.observability.metrics import Metrics
 from service.protocol import compile_hot_path
 from service.rules import CardPolicy
 from service.store import Storage
@@ -89,7 +89,7 @@ def create_app(
     )
     app_state = AppState(
         settings=settings,
-        engine=HookEngine(
+        pipeline=HookPipeline(
             pack or load_pack(settings.knowledge_dir),
             fhir_client,
             CardPolicy(info_cards=settings.info_cards, order_sign_info=settings.order_sign_info),
@@ -103,6 +103,6 @@ def create_app(
     register_http(app, app_state)
     compile_hot_path()
     if settings.auth == "required":
-        verifier = TokenVerifier(TrustStore.from_files(trust_files), storage.replay)
+        verifier = TokenVerifier(TrustStore.from_files(trust_files), storage.token_ids)
         register_auth(app, verifier, settings.public_url, metrics)
     return app

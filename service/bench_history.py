@@ -271,13 +271,13 @@ def _measured_call(pack: KnowledgePack, history: LongHistory, mode: str, runs: i
     assert first.status_code == 200, first.get_json()
     transport.bytes_served = 0
     post()
-    engine = app.extensions["aza_cds"].engine
+    pipeline = app.extensions["aza_cds"].pipeline
 
     def parse() -> None:
         with collection_paused():  # as the service parses (http/memory.py)
             call = HookCall.from_request("azathioprine-order-sign", "order-sign", orjson.loads(raw))
             now = datetime.now(UTC)
-            engine._builder.build(call, PatientData(call, engine.prefetch, engine.fhir_client, now), now)  # noqa: SLF001
+            pipeline._builder.build(call, PatientData(call, pipeline.prefetch, pipeline.fhir_client, now), now)  # noqa: SLF001
 
     return {
         "prefetch_bytes": len(raw),

@@ -18,7 +18,7 @@ from pathlib import Path
 from service import population
 from service.fhir import DataUnavailable
 from service.hooks import SERVICES
-from service.hooks.pipeline import HookEngine
+from service.hooks.pipeline import HookPipeline
 from service.hooks.templates import prefetch_keys
 from service.knowledge import KnowledgePack
 from service.protocol import HookCall, InvalidCall, SchemaViolation, check_request
@@ -103,7 +103,7 @@ def run(
     condition_prefetch: str = "all",
 ) -> Burden:
     # everything comes in the prefetch (no call-backs), by the templates these settings give
-    engine = HookEngine(pack, fhir_client=None, lab_prefetch=lab_prefetch, condition_prefetch=condition_prefetch)
+    pipeline = HookPipeline(pack, fhir_client=None, lab_prefetch=lab_prefetch, condition_prefetch=condition_prefetch)
     broad = prefetch_keys(pack, "by-category", "all")
     terminology = Terminology(pack)
     files = json_files(paths)
@@ -116,11 +116,11 @@ def run(
             continue
         if current_monitoring:
             record = population.add_current_monitoring(record, pack, terminology, now)
-        _one_patient(burden, engine, pack, terminology, record, now)
+        _one_patient(burden, pipeline, pack, terminology, record, now)
         burden.prefetch_bytes.append(
             (
                 population.prefetch_bytes(record, broad, now, whole=True),
-                population.prefetch_bytes(record, engine.prefetch, now, whole=False),
+                population.prefetch_bytes(record, pipeline.prefetch, now, whole=False),
             )
         )
         if progress:
@@ -128,9 +128,9 @@ def run(
     return burden
 
 
-def _one_patient(burden: Burden, engine, pack, terminology, record: population.PatientFile, now: datetime) -> None:
+def _one_patient(burden: Burden, pipeline, pack, terminology, record: population.PatientFile, now: datetime) -> None:
     burden.patients += 1
-    body_prefetch = population.prefetch(record, {name: key.template for name, key in engine.prefetch.items()})
+    body_prefetch = population.prefetch(record, {name: key.template for name, key in pipeline.prefetch.items()})
     calls = [("patient-view", population.patient_view(record, body_prefetch))]
     orders = population.azathioprine_orders(record, pack, terminology)
     if not orders:
@@ -143,7 +143,7 @@ def _one_patient(burden: Burden, engine, pack, terminology, record: population.P
             calls.append(("order-sign", population.renewal(record, body_prefetch, orders[-1], now)))
     for name, body in calls:
         tally = burden.hooks[name]
-        status, cards = _call(engine, body, now)
+        status, cards = _call(pipeline, body, now)
         tally.calls += 1
         tally.statuses[status] += 1
         tally.loud_calls += any(card["indicator"] in LOUD for card in cards)
@@ -153,7 +153,7 @@ def _one_patient(burden: Burden, engine, pack, terminology, record: population.P
             tally.examples[rule].append((record.path.name, card["indicator"], card["summary"]))
 
 
-def _call(engine: HookEngine, body: dict, now: datetime) -> tuple[int, list[dict]]:
+def _call(pipeline: HookPipeline, body: dict, now: datetime) -> tuple[int, list[dict]]:
     """What the service would answer: the same validation and pipeline as POST /cds-services/{id}."""
     hook = body["hook"]
     try:
@@ -162,7 +162,7 @@ def _call(engine: HookEngine, body: dict, now: datetime) -> tuple[int, list[dict
     except (SchemaViolation, InvalidCall):
         return 400, []
     try:
-        return 200, engine.run(call, now)
+        return 200, pipeline.run(call, now)
     except DataUnavailable:
         return 412, []
     except Exception:  # a defect to report, not a reason to stop measuring the rest

@@ -16,7 +16,7 @@ from service.config import ConfigError, Settings
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    from service.logs import configure
+    from service.observability.logs import configure
 
     default = "json" if args.run is _serve else "text"  # the service logs JSON lines; the tools, readable text
     log_format = os.environ.get("AZA_CDS_LOG_FORMAT", default).strip().lower() or default
@@ -295,8 +295,8 @@ def _knowledge_check(args) -> int:
 
 
 def _knowledge_catalogue(args) -> int:
-    from service.catalogue import catalogue
     from service.knowledge import load_pack
+    from service.rules_markdown import catalogue
 
     text = catalogue(load_pack(Settings.from_env().knowledge_dir))
     if args.out:

@@ -69,7 +69,7 @@ def serve(host: str, port: int, workers: int) -> None:
     if settings.metrics_port:  # a thread of the master, which forks workers without it; scrapers only, not EHRs
         from prometheus_client import start_http_server
 
-        from service.http.metrics import workers_registry
+        from service.observability.metrics import workers_registry
 
         start_http_server(settings.metrics_port, addr=host, registry=workers_registry())
     GunicornServer(

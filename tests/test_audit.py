@@ -120,7 +120,7 @@ def test_sqlite_writers_take_turns_through_a_file_lock(app, tmp_path):
     import os
     import threading
 
-    from service.store import SqlReplayStore
+    from service.store import SqlTokenIdStore
 
     engine = app.extensions["aza_cds"].storage.engine
     if engine.dialect.name != "sqlite":
@@ -128,7 +128,7 @@ def test_sqlite_writers_take_turns_through_a_file_lock(app, tmp_path):
     other_process = os.open(engine.url.database + ".writers", os.O_RDWR | os.O_CREAT)
     fcntl.flock(other_process, fcntl.LOCK_EX)
     results = []
-    writer = threading.Thread(target=lambda: results.append(SqlReplayStore(engine).first_use("iss", "j1", 1e10)))
+    writer = threading.Thread(target=lambda: results.append(SqlTokenIdStore(engine).first_use("iss", "j1", 1e10)))
     writer.start()
     writer.join(0.3)
     assert writer.is_alive() and not results  # waiting for its turn

@@ -24,7 +24,7 @@ from service.auth import AuthError, TokenVerifier, TrustStore
 from service.config import ConfigError
 from service.store.db import open_database
 from service.store.models import token_ids
-from service.store.replay import SqlReplayStore
+from service.store.token_ids import SqlTokenIdStore
 
 ISS = "https://ehr.example.org/fhir"
 JKU = "https://ehr.example.org/jwks"
@@ -221,9 +221,9 @@ def test_an_audience_list_holding_the_url_is_accepted(secured, keys):
 
 
 def test_replay_store_forgets_ids_an_hour_past_expiry(tmp_path, monkeypatch, database_url):
-    monkeypatch.setattr("service.store.replay.CLEANUP_EVERY", 3)
+    monkeypatch.setattr("service.store.token_ids.CLEANUP_EVERY", 3)
     engine = open_database(database_url or f"sqlite:///{tmp_path}/tokens.db")
-    store = SqlReplayStore(engine)
+    store = SqlTokenIdStore(engine)
     now = time.time()
     assert store.first_use("iss", "old", now - 3700) and store.first_use("iss", "recent", now - 100)
     assert not store.first_use("iss", "recent", now - 100)  # third insert: a repeat, and the clean-up runs

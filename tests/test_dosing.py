@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from service.record.dosing import daily_dose
+from service.record.daily_dose import daily_dose
 
 NOW = datetime(2026, 11, 29, tzinfo=UTC)
 GTS = "http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation"

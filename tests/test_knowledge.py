@@ -163,14 +163,14 @@ def test_the_committed_rule_catalogue_is_current():
     """docs/rules.md is what `aza-cds knowledge catalogue` makes of the shipped pack: regenerate it when it fails
     (`.venv/bin/aza-cds knowledge catalogue --out docs/rules.md`)."""
 
-    from service.catalogue import catalogue
+    from service.rules_markdown import catalogue
 
     assert (REPO / "docs" / "rules.md").read_text() == catalogue(shipped_pack())
 
 
 def test_the_catalogue_says_where_each_rule_runs_and_what_it_reads():
-    from service.catalogue import catalogue
     from service.rules import EVALUATORS, READS
+    from service.rules_markdown import catalogue
 
     assert set(READS) == set(EVALUATORS)  # every kind of rule says what it reads
     rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ") for line in catalogue(shipped_pack()).splitlines()}

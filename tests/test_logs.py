@@ -8,7 +8,7 @@ import logging
 
 from helpers import FIXTURES, post_json
 
-from service.logs import Correlation, JsonFormatter
+from service.observability.logs import Correlation, JsonFormatter
 from service.replay import load_fixture
 
 

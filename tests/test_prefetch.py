@@ -154,7 +154,7 @@ def test_next_page_that_cannot_be_fetched_is_reported(client, fhir_server):
 
 def test_next_link_to_another_server_is_not_followed(make_app, fhir_server, monkeypatch):
     app = make_app(fhir_allowlist=fhir_server.base_url, dev="on")
-    client_side = app.extensions["aza_cds"].engine.fhir_client
+    client_side = app.extensions["aza_cds"].pipeline.fhir_client
     requested: list[str] = []
     real_get = client_side.get_json
     monkeypatch.setattr(client_side, "get_json", lambda url, *a: requested.append(url) or real_get(url, *a))

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from service.record.dosing import DailyDose
+from service.record.daily_dose import DailyDose
 from service.record.model import MedicationUse
 from service.record.therapy import DOSE_CHANGE, NEW_START, ONGOING, RENEWAL, RESTART, continuity
 

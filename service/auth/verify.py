@@ -21,7 +21,7 @@ from jwt.algorithms import Algorithm, get_default_algorithms
 from service.auth.trust import KeyNotFound, TrustStore
 
 if TYPE_CHECKING:
-    from service.store import ReplayStore
+    from service.store import TokenIdStore
 
 REQUIRED_CLAIMS = ("iss", "aud", "exp", "iat", "jti")
 BASE64URL = re.compile(r"[A-Za-z0-9_-]*")  # an empty signature is refused with its algorithm ("none")
@@ -55,9 +55,9 @@ class Verified:
 
 
 class TokenVerifier:
-    def __init__(self, trust: TrustStore, replays: ReplayStore, clock: Callable[[], float] = time.time):
+    def __init__(self, trust: TrustStore, token_ids: TokenIdStore, clock: Callable[[], float] = time.time):
         self._trust = trust
-        self._replays = replays
+        self._token_ids = token_ids
         self._clock = clock
 
     def verify(self, authorization: str | None, audience: str) -> Verified:
@@ -92,7 +92,7 @@ class TokenVerifier:
             raise AuthError(
                 f"jti must be 1 to {MAX_JTI} characters without spaces or control characters"
             )  # stored whole, compared whole
-        if not self._replays.first_use(issuer.iss, jti, float(claims["exp"])):
+        if not self._token_ids.first_use(issuer.iss, jti, float(claims["exp"])):
             raise AuthError(f"jti {shown(jti)} was already used")
         sub = claims.get("sub")
         return Verified(iss=issuer.iss, jti=claims["jti"], sub=sub if isinstance(sub, str) else None)

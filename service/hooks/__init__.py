@@ -1,6 +1,6 @@
 """The CDS services: their catalogue and the pipeline one hook call runs through."""
 
-from service.hooks.pipeline import HookEngine
-from service.hooks.services import SERVICES, Service
+from service.hooks.catalogue import SERVICES, Service
+from service.hooks.pipeline import HookPipeline
 
-__all__ = ["SERVICES", "HookEngine", "Service"]
+__all__ = ["SERVICES", "HookPipeline", "Service"]

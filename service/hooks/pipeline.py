@@ -14,7 +14,7 @@ from service.rules import CardPolicy, evaluate
 from service.terminology import Terminology
 
 
-class HookEngine:
+class HookPipeline:
     """Everything a hook call needs, built once per worker from the knowledge pack and the prefetch settings."""
 
     def __init__(

@@ -13,5 +13,5 @@ bp = Blueprint("discovery", __name__)
 
 @bp.get("/cds-services")
 def discovery():
-    prefetch = state().engine.prefetch
+    prefetch = state().pipeline.prefetch
     return json_response({"services": [service.discovery(prefetch) for service in SERVICES.values()]})

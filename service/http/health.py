@@ -20,7 +20,7 @@ def healthz():
 def readyz():
     """Ready: the knowledge pack is loaded and the database answers."""
     app = state()
-    checks = {"knowledge_pack": f"{app.engine.pack.id} {app.engine.pack.version}"}
+    checks = {"knowledge_pack": f"{app.pipeline.pack.id} {app.pipeline.pack.version}"}
     try:
         app.storage.ping()
         checks["database"] = "ok"

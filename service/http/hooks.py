@@ -14,7 +14,7 @@ from service.hooks import SERVICES
 from service.http.errors import ApiError, json_response, read_json_object
 from service.http.memory import collection_paused
 from service.http.state import state
-from service.logs import hook_instance
+from service.observability.logs import hook_instance
 from service.protocol import HookCall, InvalidCall, SchemaViolation, check_request
 
 bp = Blueprint("hooks", __name__)
@@ -66,10 +66,10 @@ def _call_service(service_id: str):
 
 def _run(call: HookCall, app, started: float):
     try:
-        cards = app.engine.run(call)
+        cards = app.pipeline.run(call)
     except DataUnavailable as missing:
         _account(call, app, started, status=412, cards=[])
-        client = app.engine.fhir_client
+        client = app.pipeline.fhir_client
         if call.fhir_server and (client is None or not client.is_allowed(call.fhir_server)):
             # The CDS Hooks sandbox shows a 412 as "All clear": say here, where the developer looks, what to set.
             log.warning("412: '%s' was not in the prefetch and the service may not fetch it from fhirServer %r: "
@@ -80,7 +80,7 @@ def _run(call: HookCall, app, started: float):
             "precondition_failed",
             f"Required data '{missing.key}' could not be obtained: {missing.reason}.",
             missing=[
-                {"key": missing.key, "template": app.engine.prefetch[missing.key].template, "reason": missing.reason}
+                {"key": missing.key, "template": app.pipeline.prefetch[missing.key].template, "reason": missing.reason}
             ],
         ) from None
     _account(call, app, started, status=200, cards=cards)
@@ -98,7 +98,7 @@ def _account(call: HookCall, app, started: float, status: int, cards: list[dict]
              token.iss if token else "-", token.jti if token else "-")  # fmt: skip
     row = {
         "at": datetime.now(UTC), "hook_instance": call.hook_instance[:128], "service_id": call.service_id,
-        "patient_hash": patient, "status": status, "latency_ms": latency, "pack_version": app.engine.pack.version,
+        "patient_hash": patient, "status": status, "latency_ms": latency, "pack_version": app.pipeline.pack.version,
     }  # fmt: skip
     app.storage.audit.record(row, cards)  # queued: a database failure never holds back the advice (the store logs it)
 

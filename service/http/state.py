@@ -6,22 +6,19 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from flask import current_app
 
 from service.config import Settings
-from service.hooks import HookEngine
+from service.hooks import HookPipeline
+from service.observability.metrics import Metrics
 from service.store import Storage
-
-if TYPE_CHECKING:
-    from service.http.metrics import Metrics
 
 
 @dataclass(frozen=True)
 class AppState:
     settings: Settings
-    engine: HookEngine
+    pipeline: HookPipeline
     storage: Storage
     metrics: Metrics
     hash_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))

@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from service.record.daily_dose import DailyDose, daily_dose
 from service.record.dates import first_datetime
-from service.record.dosing import DailyDose, daily_dose
 from service.record.model import MedicationUse
 from service.terminology import Match, Terminology
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from service.record.dosing import DailyDose
+from service.record.daily_dose import DailyDose
 
 # Statuses under which a medication may still be taken. "unknown" counts: missing an interaction is worse than
 # showing one for a medication whose status the EHR did not know.

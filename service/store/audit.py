@@ -16,7 +16,6 @@ import os
 import threading
 import weakref
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
@@ -38,20 +37,6 @@ INSERT_CARDS = (
     "INSERT INTO audit_cards (card_uuid, audit_id, rule_id, indicator) "
     "VALUES (:card_uuid, :audit_id, :rule_id, :indicator)"
 )
-
-
-class AuditStore(Protocol):
-    def record(self, call: dict, cards: list[dict]) -> None:
-        """Queue one hook call (keys of the `audit` table) and the cards it returned."""
-        ...
-
-    def flush(self) -> None:
-        """Write everything queued so far."""
-        ...
-
-    def close(self) -> None:
-        """Write what is queued and stop writing in the background (worker exit)."""
-        ...
 
 
 class SqlAuditStore:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from typing import Protocol
 
 import orjson
 from sqlalchemy import Engine, func, select
@@ -14,18 +13,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from service.store.models import feedback
 
 INSERTS = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
-
-
-class FeedbackStore(Protocol):
-    def save(self, service_id: str, items: list[dict]) -> tuple[int, int]:
-        """Store validated feedback items; return (newly stored, already stored)."""
-        ...
-
-    def count(self) -> int: ...
-
-    def dispose(self) -> None:
-        """Drop pooled connections (after a fork)."""
-        ...
 
 
 class SqlFeedbackStore:

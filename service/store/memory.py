@@ -42,7 +42,7 @@ class MemoryAuditStore:
         pass
 
 
-class MemoryReplayStore:
+class MemoryTokenIdStore:
     def __init__(self):
         self._seen: set[tuple[str, str]] = set()
         self._lock = threading.Lock()

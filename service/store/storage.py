@@ -6,18 +6,19 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, text
 
-from service.store.audit import AuditStore, SqlAuditStore
+from service.store.audit import SqlAuditStore
 from service.store.db import open_database
-from service.store.feedback import FeedbackStore, SqlFeedbackStore
-from service.store.memory import MemoryAuditStore, MemoryFeedbackStore, MemoryReplayStore
-from service.store.replay import ReplayStore, SqlReplayStore
+from service.store.feedback import SqlFeedbackStore
+from service.store.memory import MemoryAuditStore, MemoryFeedbackStore, MemoryTokenIdStore
+from service.store.protocols import AuditStore, FeedbackStore, TokenIdStore
+from service.store.token_ids import SqlTokenIdStore
 
 
 @dataclass(frozen=True)
 class Storage:
     feedback: FeedbackStore
     audit: AuditStore
-    replay: ReplayStore
+    token_ids: TokenIdStore
     engine: Engine | None = None  # None: the stores live in memory
 
     @classmethod
@@ -27,13 +28,13 @@ class Storage:
         return cls(
             feedback=SqlFeedbackStore(engine),
             audit=SqlAuditStore(engine, retention_days, flush_seconds),
-            replay=SqlReplayStore(engine),
+            token_ids=SqlTokenIdStore(engine),
             engine=engine,
         )
 
     @classmethod
     def in_memory(cls) -> Storage:
-        return cls(feedback=MemoryFeedbackStore(), audit=MemoryAuditStore(), replay=MemoryReplayStore())
+        return cls(feedback=MemoryFeedbackStore(), audit=MemoryAuditStore(), token_ids=MemoryTokenIdStore())
 
     def ping(self) -> None:
         """Raise (a SQLAlchemy error) when the database does not answer."""

@@ -1,9 +1,8 @@
-"""The jti replay store, in the shared database so that every worker and replica sees every token id."""
+"""Token ids (`jti`) seen, in the shared database so that every worker and replica refuses a replayed token."""
 
 from __future__ import annotations
 
 import time
-from typing import Protocol
 
 from sqlalchemy import Engine
 
@@ -17,13 +16,7 @@ PURGE = "DELETE FROM token_ids WHERE expires_at < :before"
 CLEANUP_EVERY = 500  # inserts between deletions of expired ids
 
 
-class ReplayStore(Protocol):
-    def first_use(self, iss: str, jti: str, expires_at: float) -> bool:
-        """Record the token id; False when it was seen before within its lifetime."""
-        ...
-
-
-class SqlReplayStore:
+class SqlTokenIdStore:
     def __init__(self, engine: Engine):
         self._engine = engine
         self._inserts = 0

@@ -1,20 +1,15 @@
-"""/metrics in the Prometheus text format, correct under several gunicorn workers.
+"""The service's Prometheus metrics, correct under several gunicorn workers.
 
-With PROMETHEUS_MULTIPROC_DIR set (as `aza-cds serve` does), every worker writes its values to files there and
-/metrics adds them up; otherwise (tests, one process) the app's own registry is served.
+With PROMETHEUS_MULTIPROC_DIR set (as `aza-cds serve` does), every worker writes its values to files there and the
+scrape adds them up (`workers_registry`); otherwise (tests, one process) the app's own registry is served.
 """
 
 from __future__ import annotations
 
 import os
 
-from flask import Blueprint, Response
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
 
-from service.http.state import state
-
-bp = Blueprint("metrics", __name__)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -52,9 +47,3 @@ def workers_registry() -> CollectorRegistry | None:
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry, path=folder)
     return registry
-
-
-@bp.get("/metrics")
-def metrics():
-    registry = workers_registry() or state().metrics.registry
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
