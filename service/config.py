@@ -9,12 +9,14 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from service.errors import SetupError
+
 # The knowledge pack the package carries (package data; in a checkout, `service/cards` links to the top-level
 # `cards/`), so an installed aza-cds runs from any directory. AZA_CDS_KNOWLEDGE_DIR overrides it.
 EMBEDDED_PACK = Path(str(files("service") / "cards"))
 
 
-class ConfigError(ValueError):
+class ConfigError(SetupError, ValueError):
     """A setting has a value the service cannot run with; the message says which and why."""
 
 

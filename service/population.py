@@ -16,6 +16,7 @@ from pathlib import Path
 
 import orjson
 
+from service.errors import ToolError
 from service.fhir import FhirClient, PatientData, PrefetchKey
 from service.fhir.memory_server import InMemoryFhirServer
 from service.knowledge import KnowledgePack
@@ -39,7 +40,7 @@ MONITORING_DAYS_AGO = (40, 10)
 UNDATED = datetime(1, 1, 1, tzinfo=UTC)
 
 
-class NotABundle(ValueError):
+class NotABundle(ToolError, ValueError):
     """A file that is not a FHIR Bundle with a Patient in it."""
 
 

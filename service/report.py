@@ -8,12 +8,13 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 
+from service.errors import ToolError
 from service.store.models import audit, audit_cards, feedback
 
 SINCE = re.compile(r"^(\d+)([hdw])$")
 
 
-class ReportError(ValueError):
+class ReportError(ToolError, ValueError):
     pass
 
 

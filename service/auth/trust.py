@@ -20,17 +20,19 @@ from jsonschema import Draft202012Validator
 from jwt import PyJWK, PyJWKSet
 from jwt.exceptions import PyJWKError, PyJWKSetError
 
+from service.errors import RequestError, SetupError
+
 DEFAULT_ALGORITHMS = ("ES384", "RS384")
 REFRESH_INTERVAL_SECONDS = 60.0
 FETCH_TIMEOUT_SECONDS = 2.0
 MAX_JWKS_BYTES = 256_000
 
 
-class TrustError(ValueError):
+class TrustError(SetupError, ValueError):
     """The trust file cannot be used; the message says why (shown at start-up)."""
 
 
-class KeyNotFound(Exception):
+class KeyNotFound(RequestError):
     """No key for this issuer and kid, even after a refresh; the message is for the server log only."""
 
 

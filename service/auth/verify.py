@@ -19,6 +19,7 @@ import orjson
 from jwt.algorithms import Algorithm, get_default_algorithms
 
 from service.auth.trust import KeyNotFound, TrustStore
+from service.errors import RequestError
 
 if TYPE_CHECKING:
     from service.store import TokenIdStore
@@ -43,7 +44,7 @@ ALGORITHMS: dict[str, Algorithm] = get_default_algorithms()  # PyJWT's, with cry
 KEY_TYPES = {"ES": "EC", "RS": "RSA", "PS": "RSA"}  # algorithm family -> JWK kty it needs
 
 
-class AuthError(Exception):
+class AuthError(RequestError):
     """A refused token; `str(error)` is the reason for the server log (never sent to the client)."""
 
 

@@ -10,12 +10,13 @@ from urllib.parse import unquote, urljoin, urlsplit
 import httpx
 import orjson
 
+from service.errors import PatientDataError
 from service.fhir.deadline import DeadlineTransport, within_deadline
 
 Enough = Callable[[dict], bool]  # sees each page (a searchset Bundle); True when the rest is not needed
 
 
-class FetchError(Exception):
+class FetchError(PatientDataError):
     """A call-back that could not be made or did not succeed; the message is safe to show the client. `refused`:
     the server answered that it will not run this search (a parameter it does not support, a URL too long)."""
 

@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlencode
 import httpx
 import orjson
 
+from service.errors import PatientDataError
 from service.fhir.prefetch import render_template, result_day
 
 # Search parameter -> where it looks, per the FHIR R4 search parameter definitions (token parameters only).
@@ -24,7 +25,7 @@ TOKENS = {
 }
 
 
-class UnsupportedSearch(ValueError):
+class UnsupportedSearch(PatientDataError, ValueError):
     """A search outside the subset this server (and CDS Hooks 2.0's recommendation) supports."""
 
 

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from service.errors import PatientDataError
 from service.fhir.client import FetchError, FhirClient, FhirSession, unpack
 
 log = logging.getLogger("aza_cds")
@@ -123,7 +124,7 @@ def result_day(resource: dict) -> str:
     return when[:10] if isinstance(when, str) else ""
 
 
-class DataUnavailable(Exception):
+class DataUnavailable(PatientDataError):
     """Required data could be had neither from prefetch nor from the FHIR server (answered with 412)."""
 
     def __init__(self, key: str, reason: str):

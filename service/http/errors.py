@@ -9,10 +9,12 @@ from flask import Flask, Response, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
+from service.errors import RequestError
+
 log = logging.getLogger("aza_cds")
 
 
-class ApiError(Exception):
+class ApiError(RequestError):
     def __init__(self, status: int, error: str, message: str, headers: dict | None = None, **extra):
         super().__init__(message)
         self.status = status

@@ -15,6 +15,8 @@ from typing import Any
 import orjson
 from jsonschema import Draft202012Validator
 
+from service.errors import SetupError
+
 SUMMARY_LIMIT = 140  # CDS Hooks 2.0: summary is a "<140-character" sentence
 
 # Placeholders a summary may use, with the longest value each can take. Anything free-text from the EHR
@@ -43,7 +45,7 @@ PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)\}")
 LEFTOVER = re.compile(r"(?<!\\)\{[^{}\s\\]*\}")  # what a template would show if a placeholder were not filled
 
 
-class PackError(Exception):
+class PackError(SetupError):
     """The knowledge pack is invalid; `problems` lists every reason."""
 
     def __init__(self, problems: list[str]):

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
+from service.errors import RequestError
 
-class InvalidCall(ValueError):
+
+class InvalidCall(RequestError, ValueError):
     """The request is well-formed JSON but breaks the hook's contract; `path` locates the problem."""
 
     def __init__(self, message: str, path: str):

@@ -10,10 +10,12 @@ import orjson
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
+from service.errors import RequestError
+
 SCHEMAS = ("request", "response", "discovery", "feedback")
 
 
-class SchemaViolation(ValueError):
+class SchemaViolation(RequestError, ValueError):
     def __init__(self, message: str, path: str):
         super().__init__(message)
         self.path = path

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from service.errors import PatientDataError
 from service.record.dates import parse_fhir_datetime
 
 # HL7 v3 GTSAbbreviation codes used in Timing.code, as administrations per day.
@@ -38,8 +39,8 @@ class DailyDose:
         return self.high is not None
 
 
-class _Unusable(Exception):
-    pass
+class _Unusable(PatientDataError):
+    """A dose line that cannot be turned into mg/day; caught within this module, its message kept as the reason."""
 
 
 def daily_dose(resource: dict, strength_mg: float | None, now: datetime) -> DailyDose:

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from service.errors import PatientDataError
 from service.record.daily_dose import DailyDose, daily_dose
 from service.record.dates import first_datetime
 from service.record.model import MedicationUse
@@ -15,7 +16,7 @@ MEDICATION_TYPES = frozenset({"MedicationRequest", "MedicationOrder", "Medicatio
 NOT_CHECKED = DailyDose(problem="not a drug the rules check")  # shared: a DailyDose is immutable
 
 
-class Unreadable(Exception):
+class Unreadable(PatientDataError):
     """A medication resource the rules cannot use; the message says why, for an info card."""
 
 
