@@ -74,7 +74,9 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     if settings.trusted_proxies:  # X-Forwarded-* are believed only from this many proxies in front, never by default
         hops = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]  # Flask's documented way to wrap its WSGI app
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
+        )
     if storage is None:
         storage = Storage.sql(settings.sqlalchemy_url, settings.audit_retention_days, settings.audit_flush_seconds)
     metrics = Metrics()

@@ -90,7 +90,7 @@ def reference_request(hook: str, labs: int, meds: int, conditions: int, drafts: 
     orders += [order(i, "active", 100, metformin) for i in range(1, meds)]
     problems = [resource("Condition", i, code={"text": f"condition {i}"}) for i in range(conditions)]
     bundle = lambda items: {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in items]}  # noqa: E731
-    context = {"userId": "Practitioner/bench", "patientId": "bench"}
+    context: dict[str, object] = {"userId": "Practitioner/bench", "patientId": "bench"}
     if hook != "patient-view":
         # An azathioprine renewal and other orders: two azathioprine drafts would be a duplicate (a DDI-07 card).
         drafted = [order(900, "draft", 0, aza, dosageInstruction=dose)]
@@ -295,12 +295,20 @@ def _wrk(wrk: str, url: str, folder: Path, connections: int, duration: int, toke
     }
     failed = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     return {
-        "requests_per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "requests_per_second": float(_found(r"Requests/sec:\s+([\d.]+)", output)),
         "p50_ms": latency.get("50"),
         "p90_ms": latency.get("90"),
         "p99_ms": latency.get("99"),
         "non_2xx": int(failed.group(1)) if failed else 0,
     }
+
+
+def _found(pattern: str, text: str) -> str:
+    """The first group of `pattern` in a tool's output, which must be there (else the tool changed its format)."""
+    match = re.search(pattern, text, re.M)
+    if match is None:
+        raise RuntimeError(f"expected {pattern!r} in:\n{text[:2000]}")
+    return match.group(1)
 
 
 def _ms(value: str, unit: str) -> float:
@@ -313,7 +321,7 @@ def _worker_rss(master: int) -> float:
     peaks = []
     for pid in pids:
         status = Path(f"/proc/{pid}/status").read_text()
-        peaks.append(int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024)
+        peaks.append(int(_found(r"VmHWM:\s+(\d+) kB", status)) / 1024)
     return max(peaks, default=0.0)
 
 

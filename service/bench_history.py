@@ -160,11 +160,12 @@ class LongHistory:
             chronic = index < len(CHRONIC)
             code, display = CHRONIC[index] if chronic else ACUTE[index % len(ACUTE)]
             onset = self._random.uniform(30, 7000)
+            status = "active" if chronic or index % 3 == 0 else "resolved"
             condition = {
                 "resourceType": "Condition", "id": self._id(),
                 "meta": {"profile": ["http://hl7.org/fhir/us/core/StructureDefinition/us-core-condition-encounter-diagnosis"]},
                 "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                                               "code": "active" if chronic or index % 3 == 0 else "resolved"}]},
+                                               "code": status}]},
                 "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
                                                    "code": "confirmed"}]},
                 "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-category",
@@ -173,7 +174,7 @@ class LongHistory:
                 "subject": self._subject, "encounter": {"reference": f"Encounter/{self._id()}"},
                 "onsetDateTime": self._day(onset), "recordedDate": self._day(onset),
             }  # fmt: skip
-            if condition["clinicalStatus"]["coding"][0]["code"] == "resolved":
+            if status == "resolved":
                 condition["abatementDateTime"] = self._day(max(1.0, onset - 14))
             found.append(condition)
         return found

@@ -209,7 +209,7 @@ def plot(burden: Burden, path: Path) -> None:
     figure, axes = plt.subplots(figsize=(max(6, len(rules) * 0.6), 4))
     width = 0.4
     for offset, (hook, tally) in enumerate(burden.hooks.items()):
-        per_rule = Counter()
+        per_rule: dict[str, float] = {rule: 0.0 for rule in rules}
         for (rule, _), count in tally.cards.items():
             per_rule[rule] += count * 100 / tally.calls if tally.calls else 0
         axes.bar([i + offset * width for i in range(len(rules))], [per_rule[r] for r in rules], width, label=hook)

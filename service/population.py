@@ -184,8 +184,9 @@ def _latest_values(
     observations = [r for r in record.resources if r.get("resourceType") == "Observation"]
     latest: dict[str, tuple[datetime, float]] = {}
     for result in read_observations(observations, terminology, pack):
-        dated = result.value is not None and result.effective and result.effective <= now
-        if dated and (result.analyte not in latest or result.effective > latest[result.analyte][0]):
+        if result.value is None or result.effective is None or result.effective > now:
+            continue
+        if result.analyte not in latest or result.effective > latest[result.analyte][0]:
             latest[result.analyte] = (result.effective, result.value)
     return {analyte: value for analyte, (_, value) in latest.items()}
 

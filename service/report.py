@@ -32,7 +32,7 @@ def override_report(engine: Engine, since: datetime) -> list[dict]:
     """Per rule: cards shown, cards accepted, cards overridden, override rate (overridden / shown), top reasons."""
     recent = audit_cards.join(audit, audit.c.id == audit_cards.c.audit_id)
     with engine.connect() as connection:
-        shown = dict(connection.execute(
+        shown: dict[str, int] = dict(connection.execute(
             select(audit_cards.c.rule_id, func.count()).select_from(recent).where(audit.c.at >= since)
             .group_by(audit_cards.c.rule_id)
         ).all())  # fmt: skip
@@ -48,16 +48,19 @@ def override_report(engine: Engine, since: datetime) -> list[dict]:
             .where(audit.c.at >= since, feedback.c.outcome == "overridden", feedback.c.override_code.is_not(None))
             .group_by(audit_cards.c.rule_id, reason).order_by(func.count().desc())
         ).all()  # fmt: skip
-    rows = {rule: {"rule": rule, "shown": count, "accepted": 0, "overridden": 0, "top_reasons": []}
-            for rule, count in shown.items()}  # fmt: skip
+    counts = {rule: {"shown": count, "accepted": 0, "overridden": 0} for rule, count in shown.items()}
     for rule, outcome, count in outcomes:
-        rows[rule][outcome] = count
+        counts[rule][outcome] = count
+    top: dict[str, list[dict]] = {rule: [] for rule in shown}
     for rule, text, count in reasons:
-        if len(rows[rule]["top_reasons"]) < 3:
-            rows[rule]["top_reasons"].append({"reason": text, "count": count})
-    for row in rows.values():
-        row["override_rate"] = round(row["overridden"] / row["shown"], 3) if row["shown"] else 0.0
-    return sorted(rows.values(), key=lambda row: (-row["override_rate"], row["rule"]))
+        if len(top[rule]) < 3:
+            top[rule].append({"reason": text, "count": count})
+    rows = [
+        {"rule": rule, **tally, "top_reasons": top[rule],
+         "override_rate": round(tally["overridden"] / tally["shown"], 3) if tally["shown"] else 0.0}
+        for rule, tally in counts.items()
+    ]  # fmt: skip
+    return sorted(rows, key=lambda row: (-row["override_rate"], row["rule"]))
 
 
 def as_table(rows: list[dict]) -> str:

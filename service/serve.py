@@ -8,7 +8,7 @@ from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 
 from service.app import create_app
-from service.config import Settings
+from service.config import ConfigError, Settings
 from service.serving import GuardedThreadWorker
 
 
@@ -71,7 +71,10 @@ def serve(host: str, port: int, workers: int) -> None:
 
         from service.observability.metrics import workers_registry
 
-        start_http_server(settings.metrics_port, addr=host, registry=workers_registry())
+        registry = workers_registry()
+        if registry is None:  # `aza-cds serve` sets the folder before it imports prometheus_client
+            raise ConfigError("AZA_CDS_METRICS_PORT needs PROMETHEUS_MULTIPROC_DIR, which `aza-cds serve` sets")
+        start_http_server(settings.metrics_port, addr=host, registry=registry)
     GunicornServer(
         {
             "bind": f"{host}:{port}",

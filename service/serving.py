@@ -43,7 +43,7 @@ class GuardedThreadWorker(ThreadWorker):
     request_seconds = 10.0  # set by `serve` from AZA_CDS_REQUEST_TIMEOUT_SECONDS before the workers start
 
     def init_process(self) -> None:
-        self._in_flight: dict[int, tuple[float, object]] = {}
+        self._in_flight: dict[int, tuple[float, gthread.TConn]] = {}
         self._in_flight_lock = threading.Lock()
         threading.Thread(target=self._watch, name="request-deadline", daemon=True).start()
         super().init_process()  # runs the worker's loop until it exits

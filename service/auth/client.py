@@ -9,8 +9,10 @@ from pathlib import Path
 
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm
+
+from service.errors import SetupError
 
 
 def new_client(iss: str, folder: Path, kid: str | None = None) -> tuple[Path, Path]:
@@ -35,7 +37,10 @@ class TokenSigner:
     """Signs one short-lived token per call, for the exact URL called (CDS Hooks 2.0 claims)."""
 
     def __init__(self, key_path: Path, iss: str, kid: str, algorithm: str = "ES384"):
-        self._key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+            raise SetupError(f"{key_path} holds a {type(key).__name__}: an EC or RSA private key is needed to sign")
+        self._key = key
         self._iss, self._kid, self._algorithm = iss, kid, algorithm
 
     def token(self, url: str) -> str:

@@ -12,6 +12,7 @@ import orjson
 
 from service.errors import PatientDataError
 from service.fhir.deadline import DeadlineTransport, within_deadline
+from service.fhir.values import as_list
 
 Enough = Callable[[dict], bool]  # sees each page (a searchset Bundle); True when the rest is not needed
 
@@ -177,7 +178,7 @@ def unpack(document: dict) -> tuple[list[dict], str | None]:
     """A searchset Bundle's resources and its `next` link, or a single resource."""
     if document.get("resourceType") != "Bundle":
         return ([document] if isinstance(document.get("resourceType"), str) else []), None
-    entries = document.get("entry") if isinstance(document.get("entry"), list) else []
+    entries = as_list(document.get("entry"))
     resources = [
         entry["resource"]
         for entry in entries
@@ -185,7 +186,7 @@ def unpack(document: dict) -> tuple[list[dict], str | None]:
         and isinstance(entry.get("resource"), dict)
         and isinstance(entry["resource"].get("resourceType"), str)
     ]
-    links = document.get("link") if isinstance(document.get("link"), list) else []
+    links = as_list(document.get("link"))
     next_url = next(
         (link.get("url") for link in links if isinstance(link, dict) and link.get("relation") == "next"), None
     )

@@ -58,14 +58,14 @@ class InMemoryFhirServer:
         page = found[offset : offset + count]
         applied = [(name, value) for name, value in params if name != "_sort" or self.honours_sort]
         self_url = f"{self.base_url}/{path}?{urlencode([*applied, ('_offset', str(offset))])}"
-        bundle = {"resourceType": "Bundle", "type": "searchset", "total": len(found),
-                  "link": [{"relation": "self", "url": self_url}]}  # fmt: skip
+        links = [{"relation": "self", "url": self_url}]
+        bundle: dict[str, object] = {"resourceType": "Bundle", "type": "searchset", "total": len(found), "link": links}
         bundle["entry"] = [
             {"fullUrl": f"{self.base_url}/{r['resourceType']}/{r.get('id')}", "resource": r} for r in page
         ]
         if offset + count < len(found):
             following = urlencode([*params, ("_offset", str(offset + count))])
-            bundle["link"].append({"relation": "next", "url": f"{self.base_url}/{path}?{following}"})
+            links.append({"relation": "next", "url": f"{self.base_url}/{path}?{following}"})
         return bundle
 
     def transport(self) -> httpx.MockTransport:

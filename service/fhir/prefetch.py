@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from service.errors import PatientDataError
 from service.fhir.client import FetchError, FhirClient, FhirSession, unpack
+from service.fhir.values import as_dict, as_list
 
 log = logging.getLogger("aza_cds")
 TOKEN = re.compile(r"\{\{\s*([A-Za-z.]+)\s*\}\}")
@@ -48,7 +49,7 @@ class LookBack:
     to echo the parameters they used) and no page contradicts it; otherwise every page is read. `latest_only`: the
     rules read the newest usable result only (a final value), so the first page that holds one is enough."""
 
-    def __init__(self, since: str, latest_only: bool = False):
+    def __init__(self, since: str | None, latest_only: bool = False):
         self.since = since
         self.latest_only = latest_only
         self.oldest: str | None = None
@@ -74,18 +75,20 @@ class LookBack:
     def covered(self) -> bool:
         if not (self.sorted_by_server and self.in_order and self.oldest is not None):
             return False
-        return self.usable if self.latest_only else self.oldest < self.since
+        if self.latest_only:
+            return self.usable
+        return self.since is not None and self.oldest < self.since  # no horizon: every page is read
 
 
 def _self_link(page: dict) -> str:
-    links = page.get("link") if isinstance(page.get("link"), list) else []
+    links = as_list(page.get("link"))
     url = next((link.get("url") for link in links if isinstance(link, dict) and link.get("relation") == "self"), "")
     return url if isinstance(url, str) else ""
 
 
 def _usable(result: dict) -> bool:
     """A result with a number that counts (final, amended or corrected), as the dose rules need of a weight."""
-    quantity = result.get("valueQuantity") if isinstance(result.get("valueQuantity"), dict) else {}
+    quantity = as_dict(result.get("valueQuantity"))
     value = quantity.get("value")
     counts = result.get("status") in ("final", "amended", "corrected")
     return counts and isinstance(value, int | float) and not isinstance(value, bool) and value > 0
@@ -193,7 +196,7 @@ class PatientData:
         except FetchError as error:
             if not (error.refused and key.fallback):
                 return self._give_up(key, f"{why} and {error}")
-            if not refused_before:
+            if not refused_before and self._client is not None:
                 _say_once(self._client, key.name, error)
             try:  # a server that does not run the narrow search (e.g. no `_sort`): ask for more, read all of it
                 resources, note = self._search(key.fallback, None)

@@ -31,8 +31,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        if getattr(record, "hookInstance", None):
-            line["hookInstance"] = record.hookInstance
+        correlation = getattr(record, "hookInstance", None)  # set by the Correlation filter
+        if correlation:
+            line["hookInstance"] = correlation
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(line).decode()

@@ -39,7 +39,7 @@ CONTEXT_SCHEMAS = {
 def request_validator(hook: str) -> Draft202012Validator:
     """The request schema with the hook's context schema in place of the `allOf`/`if` branches (about twice as
     fast, since every call validates against the service's own hook)."""
-    schema = dict(validator("request").schema)
+    schema = dict(_object(validator("request").schema))
     schema.pop("allOf")
     schema["properties"] = schema["properties"] | {"context": {"$ref": f"#/$defs/{CONTEXT_SCHEMAS[hook]}"}}
     return Draft202012Validator(schema)
@@ -51,7 +51,14 @@ def _fast(key: str) -> jsonschema_rs.Draft202012Validator:
     schema = (
         request_validator(key.removeprefix("request:")).schema if key.startswith("request:") else validator(key).schema
     )
-    return jsonschema_rs.Draft202012Validator(schema)
+    return jsonschema_rs.Draft202012Validator(_object(schema))
+
+
+def _object(schema: object) -> dict:
+    """Our schemas are JSON objects (a JSON Schema may also be a boolean; none of ours is)."""
+    if not isinstance(schema, dict):
+        raise TypeError("a CDS Hooks schema must be a JSON object")
+    return schema
 
 
 def compile_hot_path(hooks: tuple[str, ...] = tuple(CONTEXT_SCHEMAS)) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from service.fhir import PatientData
+from service.fhir.values import as_text
 from service.knowledge import KnowledgePack
 from service.protocol.call import HookCall
 from service.record.clinical import current_concepts, read_coded_entries, read_observations
@@ -63,7 +64,10 @@ class RecordBuilder:
 
     def _read_drafts(self, call: HookCall, drafts: list[dict], index: MedicationIndex, record, now) -> None:
         for resource in drafts:
-            if resource["resourceType"] not in MEDICATION_TYPES or _text(resource.get("status")) in WITHDRAWN_STATUSES:
+            if (
+                resource["resourceType"] not in MEDICATION_TYPES
+                or as_text(resource.get("status")) in WITHDRAWN_STATUSES
+            ):
                 continue  # other order types are not ours; withdrawn drafts are being removed
             reference = f"{resource['resourceType']}/{resource.get('id')}"
             try:
@@ -82,7 +86,7 @@ class RecordBuilder:
         for resource in resources:
             if (
                 resource["resourceType"] not in MEDICATION_TYPES
-                or _text(resource.get("status")) in NEVER_TAKEN_STATUSES
+                or as_text(resource.get("status")) in NEVER_TAKEN_STATUSES
             ):
                 continue  # cancelled before use, a pending order, an error, or not taken: none of them is a use
             try:
@@ -115,7 +119,7 @@ class RecordBuilder:
         record.immunizations = read_coded_entries(immunizations, terms, code_field="vaccineCode")
         patient = next(iter(_of_type(data.resources("patient"), "Patient")), {})
         record.birth_date = parse_fhir_datetime(patient.get("birthDate"))
-        record.gender = _text(patient.get("gender")) or None
+        record.gender = as_text(patient.get("gender")) or None
         record.deceased = _deceased(patient, record.now)
 
 
@@ -125,10 +129,6 @@ def _deceased(patient: dict, now: datetime) -> datetime | bool | None:
     if died:
         return died if died <= now else None
     return True if patient.get("deceasedBoolean") is True else None
-
-
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
 
 
 def _of_type(resources: list[dict], resource_type: str) -> list[dict]:

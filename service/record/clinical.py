@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from service.fhir.prefetch import result_day
+from service.fhir.values import as_dict, as_dicts, as_text
 from service.knowledge import KnowledgePack
 from service.record.dates import first_datetime, parse_fhir_datetime
 from service.record.model import CodedEntry, LabResult, is_current_status
@@ -23,7 +24,7 @@ def read_observations(
     for observation in observations:
         if since and "" < result_day(observation) < since:
             continue
-        parts = [observation, *_dicts(observation["component"])] if observation.get("component") else [observation]
+        parts = [observation, *as_dicts(observation["component"])] if observation.get("component") else [observation]
         found = [(part, hit) for part in parts if (hit := _lab_code(part, terminology))]
         if not found:
             continue  # most results of a long record: not a lab any rule reads, so no date is parsed
@@ -36,7 +37,7 @@ def read_observations(
 def _lab_code(part: dict, terminology: Terminology) -> tuple[str, str] | None:
     """(analyte, code) when the part's code is a lab concept of the pack read for a value or a qualitative result."""
     code = part.get("code")
-    hit = terminology.code_match(_dicts(code.get("coding"))) if isinstance(code, dict) else None
+    hit = terminology.code_match(as_dicts(code.get("coding"))) if isinstance(code, dict) else None
     if hit is None or (hit[0] not in terminology.unit_factors and hit[0] not in QUALITATIVE):
         return None  # not in the pack, or a code the pack knows but not as a lab value (e.g. a genomic result)
     return hit
@@ -46,7 +47,7 @@ def _read_result(part: dict, hit, terminology: Terminology, pack: KnowledgePack,
     analyte, loinc = hit
     factors = terminology.unit_factors.get(analyte)
     quantity = part.get("valueQuantity")
-    ranges = _dicts(part.get("referenceRange"))
+    ranges = as_dicts(part.get("referenceRange"))
     high = ranges[0].get("high") if ranges else None
     low = ranges[0].get("low") if ranges else None
     return LabResult(
@@ -74,9 +75,9 @@ def _quantity(quantity: dict, factors: dict[str, float]) -> float | None:
 
 
 def _qualitative(part: dict) -> str:
-    concept = part.get("valueCodeableConcept") if isinstance(part.get("valueCodeableConcept"), dict) else {}
-    texts = [_text(concept.get("text")), *(_text(c.get("display")) for c in _dicts(concept.get("coding")))]
-    return " ".join(filter(None, [*texts, _text(part.get("valueString"))])).lower()
+    concept = as_dict(part.get("valueCodeableConcept"))
+    texts = [as_text(concept.get("text")), *(as_text(c.get("display")) for c in as_dicts(concept.get("coding")))]
+    return " ".join(filter(None, [*texts, as_text(part.get("valueString"))])).lower()
 
 
 # Condition.abatement[x] in R4, and the boolean and quantity of STU3 and DSTU2
@@ -92,23 +93,23 @@ def read_coded_entries(
     read only current conditions and allergies; a long record is mostly resolved ones)."""
     entries = []
     for resource in resources:
-        status = _status_code(resource.get("clinicalStatus")) or _text(resource.get("status"))
+        status = _status_code(resource.get("clinicalStatus")) or as_text(resource.get("status"))
         verification = _status_code(resource.get("verificationStatus"))
         ended = not ABATEMENT_FIELDS.isdisjoint(resource)
         if current_only and not is_current_status(status, verification, ended):
             continue
-        code = resource.get(code_field) if isinstance(resource.get(code_field), dict) else {}
+        code = as_dict(resource.get(code_field))
         extra = [
-            _text(c.get("display")) or _text(c.get("text"))
-            for reaction in _dicts(resource.get("reaction"))
-            for c in _dicts([reaction.get("substance")])
+            as_text(c.get("display")) or as_text(c.get("text"))
+            for reaction in as_dicts(resource.get("reaction"))
+            for c in as_dicts([reaction.get("substance")])
         ]
         match = terminology.match_entry(code, extra_text=[e for e in extra if e])
-        period = resource.get("onsetPeriod") if isinstance(resource.get("onsetPeriod"), dict) else {}
+        period = as_dict(resource.get("onsetPeriod"))
         entries.append(
             CodedEntry(
                 concepts=match.concepts if match else frozenset(),
-                text=_text(code.get("text")) or _first_display(code),
+                text=as_text(code.get("text")) or _first_display(code),
                 status=status,
                 verification=verification,
                 when=first_datetime(
@@ -145,12 +146,8 @@ def current_concepts(entry: CodedEntry, pack: KnowledgePack, now: datetime) -> f
 
 
 def _first_display(code: dict) -> str:
-    displays = [_text(c.get("display")) for c in _dicts(code.get("coding"))]
+    displays = [as_text(c.get("display")) for c in as_dicts(code.get("coding"))]
     return next((d for d in displays if d), "")
-
-
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
 
 
 def _status_code(status: object) -> str:
@@ -158,7 +155,7 @@ def _status_code(status: object) -> str:
     if isinstance(status, str):
         return status
     if isinstance(status, dict):
-        codes = [c.get("code") for c in _dicts(status.get("coding"))]
+        codes = [c.get("code") for c in as_dicts(status.get("coding"))]
         return next((c for c in codes if isinstance(c, str)), "")
     return ""
 
@@ -167,14 +164,10 @@ def effective_time(observation: dict):
     when = parse_fhir_datetime(observation.get("effectiveDateTime"))  # how nearly every result is dated
     if when:
         return when
-    period = observation.get("effectivePeriod") if isinstance(observation.get("effectivePeriod"), dict) else {}
+    period = as_dict(observation.get("effectivePeriod"))
     return first_datetime(
         observation.get("effectiveDateTime"),
         observation.get("effectiveInstant"),
         period.get("start"),
         observation.get("issued"),
     )
-
-
-def _dicts(value: object) -> list[dict]:
-    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from service.errors import PatientDataError
+from service.fhir.values import as_dict, as_list, as_text
 from service.record.dates import parse_fhir_datetime
 
 # HL7 v3 GTSAbbreviation codes used in Timing.code, as administrations per day.
@@ -44,7 +45,7 @@ class _Unusable(PatientDataError):
 
 
 def daily_dose(resource: dict, strength_mg: float | None, now: datetime) -> DailyDose:
-    lines = [line for line in _list(resource.get("dosageInstruction")) if isinstance(line, dict)]
+    lines = [line for line in as_list(resource.get("dosageInstruction")) if isinstance(line, dict)]
     if not lines:
         return DailyDose(problem="the order has no dosage instructions")
     try:
@@ -72,16 +73,16 @@ def _line_dose(line: dict, strength_mg: float | None) -> tuple[float, float]:
 
 def _amount(line: dict, strength_mg: float | None) -> tuple[float, float]:
     """Dose per administration in mg as (low, high)."""
-    rates = [rate for rate in _list(line.get("doseAndRate")) if isinstance(rate, dict)]
+    rates = [rate for rate in as_list(line.get("doseAndRate")) if isinstance(rate, dict)]
     holder = rates[0] if rates else line
     quantity, dose_range = holder.get("doseQuantity"), holder.get("doseRange")
     if isinstance(quantity, dict):
         value = _mg(quantity, strength_mg)
         return value, value
-    if isinstance(dose_range, dict) and isinstance(dose_range.get("high") or dose_range.get("low"), dict):
-        low = dose_range.get("low") or dose_range.get("high")
-        high = dose_range.get("high") or dose_range.get("low")
-        return _mg(low, strength_mg), _mg(high, strength_mg)
+    if isinstance(dose_range, dict):
+        low, high = as_dict(dose_range.get("low")), as_dict(dose_range.get("high"))
+        if low or high:  # one end given: a range of one value
+            return _mg(low or high, strength_mg), _mg(high or low, strength_mg)
     if isinstance(line.get("text"), str) and line["text"].strip():
         raise _Unusable("the dose is free text only")
     raise _Unusable("the dosage gives no dose quantity")
@@ -102,24 +103,24 @@ def _mg(quantity: dict, strength_mg: float | None) -> float:
 
 
 def _per_day(line: dict) -> tuple[float, float]:
-    timing = line.get("timing") if isinstance(line.get("timing"), dict) else {}
+    timing = as_dict(line.get("timing"))
     code = _timing_code(timing.get("code"))
     if code in TIMING_CODES:
         return TIMING_CODES[code], TIMING_CODES[code]
-    repeat = timing.get("repeat") if isinstance(timing.get("repeat"), dict) else {}
+    repeat = as_dict(timing.get("repeat"))
     frequency, period = repeat.get("frequency"), repeat.get("period")
-    unit = _text(repeat.get("periodUnit")) or _text(repeat.get("periodUnits"))  # R4 / DSTU2
+    unit = as_text(repeat.get("periodUnit")) or as_text(repeat.get("periodUnits"))  # R4 / DSTU2
     if _number(frequency) or _number(period):
         period_days = _number(period, 1) * PERIOD_DAYS.get(unit, 0)
         if period_days <= 0:
             raise _Unusable("the timing period cannot be read")
         low = _number(frequency, 1) / period_days
         high = max(_number(repeat.get("frequencyMax"), 0), _number(frequency, 1)) / period_days
-        weekdays = _list(repeat.get("dayOfWeek"))
+        weekdays = as_list(repeat.get("dayOfWeek"))
         if weekdays:
             low, high = low * len(weekdays) / 7, high * len(weekdays) / 7
         return low, high
-    times = len(_list(repeat.get("when"))) + len(_list(repeat.get("timeOfDay")))
+    times = len(as_list(repeat.get("when"))) + len(as_list(repeat.get("timeOfDay")))
     if times:
         return float(times), float(times)
     if code:
@@ -132,8 +133,8 @@ def _max_per_day(line: dict, strength_mg: float | None) -> float | None:
     ratio = ratios[0] if isinstance(ratios, list) and ratios else ratios  # 0..* in R5-style data, 0..1 in R4
     if not isinstance(ratio, dict) or not isinstance(ratio.get("numerator"), dict):
         return None
-    denominator = ratio.get("denominator") if isinstance(ratio.get("denominator"), dict) else {}
-    unit = _text(denominator.get("code")) or _text(denominator.get("unit"))
+    denominator = as_dict(ratio.get("denominator"))
+    unit = as_text(denominator.get("code")) or as_text(denominator.get("unit"))
     days = _number(denominator.get("value"), 1) * PERIOD_DAYS.get(unit, 0)
     try:
         return _mg(ratio["numerator"], strength_mg) / days if days > 0 else None
@@ -143,9 +144,9 @@ def _max_per_day(line: dict, strength_mg: float | None) -> float | None:
 
 def _current_sequence(lines, groups, now: datetime) -> list[tuple[float, float]]:
     for line in lines:
-        timing = line.get("timing") if isinstance(line.get("timing"), dict) else {}
-        repeat = timing.get("repeat") if isinstance(timing.get("repeat"), dict) else {}
-        bounds = repeat.get("boundsPeriod") if isinstance(repeat.get("boundsPeriod"), dict) else {}
+        timing = as_dict(line.get("timing"))
+        repeat = as_dict(timing.get("repeat"))
+        bounds = as_dict(repeat.get("boundsPeriod"))
         start, end = parse_fhir_datetime(bounds.get("start")), parse_fhir_datetime(bounds.get("end"))
         if (start or end) and (not start or start <= now) and (not end or now <= end):
             return groups[_sequence(line)]
@@ -157,13 +158,9 @@ def _sequence(line: dict) -> int | None:
     return sequence if isinstance(sequence, int) and not isinstance(sequence, bool) else None
 
 
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
-
-
 def _timing_code(code: object) -> str:
     if isinstance(code, dict):
-        codings = [c for c in _list(code.get("coding")) if isinstance(c, dict)]
+        codings = [c for c in as_list(code.get("coding")) if isinstance(c, dict)]
         code = next((c.get("code") for c in codings if isinstance(c.get("code"), str)), code.get("text"))
     return code.strip().upper() if isinstance(code, str) else ""
 
@@ -172,7 +169,3 @@ def _number(value: object, default: float = 0.0) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
         return default
     return float(value)
-
-
-def _list(value: object) -> list:
-    return value if isinstance(value, list) else []

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from service.fhir.values import as_dicts
 from service.knowledge import KnowledgePack
 from service.record.clinical import effective_time
 from service.record.diplotypes import GENE_NAMES, CpicPhenotypes
@@ -119,7 +120,7 @@ class GenomicsReader:
     def _genes(self, observation: dict) -> list[str]:
         """The genes a result is about: its gene-studied component first, else its code (LOINC or words)."""
         genes: list[str] = []
-        for component in _dicts(observation.get("component")) if observation.get("component") else ():
+        for component in as_dicts(observation.get("component")) if observation.get("component") else ():
             if _codes(component.get("code")) & self._codes["pgx-gene-studied"]:
                 value = component.get("valueCodeableConcept")
                 genes += [self._gene_codes[c.upper()] for c in _codes(value) if c.upper() in self._gene_codes]
@@ -142,7 +143,7 @@ class GenomicsReader:
         if not observation.get("derivedFrom") or not self._is_implication(observation):
             return []
         linked = []
-        for reference in _dicts(observation.get("derivedFrom")):
+        for reference in as_dicts(observation.get("derivedFrom")):
             target = reference.get("reference")
             if isinstance(target, str):
                 linked += genes_by_id.get(target.rsplit("/", 1)[-1], [])
@@ -151,7 +152,7 @@ class GenomicsReader:
     def _is_implication(self, observation: dict) -> bool:
         if _codes(observation.get("code")) & self._codes["pgx-implication"]:
             return True
-        components = _dicts(observation.get("component"))
+        components = as_dicts(observation.get("component"))
         return any(_codes(component.get("code")) & self._codes["pgx-implication"] for component in components)
 
     def _reading(self, observation: dict, gene: str, several_genes: bool) -> _Reading:
@@ -159,7 +160,7 @@ class GenomicsReader:
         evidence = f"Observation/{observation.get('id', '?')} ({when.date() if when else 'undated'})"
         values = [observation.get("valueCodeableConcept"), observation.get("valueString")]
         values += [
-            c.get(k) for c in _dicts(observation.get("component")) for k in ("valueCodeableConcept", "valueString")
+            c.get(k) for c in as_dicts(observation.get("component")) for k in ("valueCodeableConcept", "valueString")
         ]
         answer = next((self._answers[c] for v in values for c in sorted(_codes(v)) if c in self._answers), None)
         if answer:
@@ -189,15 +190,15 @@ class GenomicsReader:
         value = float(quantity["value"])
         unit = next((u for u in (quantity.get("unit"), quantity.get("code")) if isinstance(u, str)), "")
         measured = f"TPMT activity {value:g} {unit}".strip()
-        flags = [c for concept in _dicts(observation.get("interpretation")) for c in sorted(_codes(concept))]
+        flags = [c for concept in as_dicts(observation.get("interpretation")) for c in sorted(_codes(concept))]
         flagged = next((self._flags[flag] for flag in flags if flag in self._flags), None)
         if value == 0:
             return "Poor Metabolizer", f"{measured} (no activity)"
         if flagged:
             return flagged, f"{measured} (flag {next(f for f in flags if f in self._flags)})"
-        ranges = _dicts(observation.get("referenceRange"))
+        ranges = as_dicts(observation.get("referenceRange"))
         low = next((r["low"].get("value") for r in ranges if isinstance(r.get("low"), dict)), None)
-        if _number(low):
+        if isinstance(low, int | float) and _number(low):
             return (
                 "Intermediate Metabolizer" if value < low else "Normal Metabolizer"
             ), f"{measured} (range from {low:g})"
@@ -208,6 +209,7 @@ def _combined(gene: str, readings: list[_Reading]) -> Phenotype:
     """One phenotype per gene: the most cautious reading, naming any result that says otherwise."""
     ranked = sorted(readings, key=lambda r: CAUTION.index(r.phenotype) if r.phenotype in CAUTION else len(CAUTION))
     chosen = ranked[0]
+    assert chosen.phenotype is not None  # given the readings that name a phenotype only
     others = [r for r in ranked[1:] if r.phenotype != chosen.phenotype]
     conflict = "; ".join(f"{r.evidence} ({r.method}) reads {r.phenotype}" for r in others)
     return Phenotype(
@@ -247,21 +249,21 @@ def _number(value: object) -> bool:
 def _codes(concept: object) -> set[str]:
     if not isinstance(concept, dict):
         return set()
-    return {c["code"] for c in _dicts(concept.get("coding")) if isinstance(c.get("code"), str)}
+    return {c["code"] for c in as_dicts(concept.get("coding")) if isinstance(c.get("code"), str)}
 
 
 def _names(concept: object) -> str:
     """A CodeableConcept's text and displays, as one string to search."""
     if not isinstance(concept, dict):
         return ""
-    names = [concept.get("text")] + [coding.get("display") for coding in _dicts(concept.get("coding"))]
+    names = [concept.get("text")] + [coding.get("display") for coding in as_dicts(concept.get("coding"))]
     return " | ".join(name for name in names if isinstance(name, str))
 
 
 def _texts(concept: object) -> list[str]:
     if not isinstance(concept, dict):
         return []
-    texts = [concept.get("text")] + [c.get(k) for c in _dicts(concept.get("coding")) for k in ("display", "code")]
+    texts = [concept.get("text")] + [c.get(k) for c in as_dicts(concept.get("coding")) for k in ("display", "code")]
     return [t for t in texts if isinstance(t, str)]
 
 
@@ -277,7 +279,3 @@ def _distinct(observations: Iterable[dict]) -> list[dict]:
             seen.add(ident)
         found.append(observation)
     return found
-
-
-def _dicts(value: object) -> list[dict]:
-    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from service.errors import PatientDataError
+from service.fhir.values import as_dict, as_dicts, as_text
 from service.record.daily_dose import DailyDose, daily_dose
 from service.record.dates import first_datetime
 from service.record.model import MedicationUse
@@ -63,7 +64,7 @@ def read_medication(
     status = resource.get("status")
     strength = match.strength_mg if match else None
     # Dose and indication matter only for drugs the pack knows; skip the work for everything else.
-    reasons = [terminology.match(reason) for reason in _dicts(resource.get("reasonCode"))] if match else []
+    reasons = [terminology.match(reason) for reason in as_dicts(resource.get("reasonCode"))] if match else []
     return MedicationUse(
         reference=reference,
         resource_type=resource_type,
@@ -91,15 +92,13 @@ SUPPLY_DAYS = {"d": 1, "day": 1, "days": 1, "wk": 7, "week": 7, "weeks": 7, "mo"
 def supply_end(resource: dict, start: datetime | None) -> datetime | None:
     """When the order's supply runs out: the end of its validity period, or its start plus the expected supply
     duration times (1 + repeats allowed); a statement's effective period end."""
-    period = resource.get("effectivePeriod") if isinstance(resource.get("effectivePeriod"), dict) else {}
-    dispense = resource.get("dispenseRequest") if isinstance(resource.get("dispenseRequest"), dict) else {}
-    validity = dispense.get("validityPeriod") if isinstance(dispense.get("validityPeriod"), dict) else {}
+    period = as_dict(resource.get("effectivePeriod"))
+    dispense = as_dict(resource.get("dispenseRequest"))
+    validity = as_dict(dispense.get("validityPeriod"))
     end = first_datetime(validity.get("end"), period.get("end"))
     if end:
         return end
-    duration = (
-        dispense.get("expectedSupplyDuration") if isinstance(dispense.get("expectedSupplyDuration"), dict) else {}
-    )
+    duration = as_dict(dispense.get("expectedSupplyDuration"))
     value, unit = duration.get("value"), str(duration.get("code") or duration.get("unit") or "").lower()
     repeats = dispense.get("numberOfRepeatsAllowed", 0)
     if start is None or not isinstance(value, int | float) or unit not in SUPPLY_DAYS or value <= 0:
@@ -127,7 +126,7 @@ def _identify(
     pointer = resource.get("medicationReference")
     if not isinstance(pointer, dict) or not (pointer.get("reference") or pointer.get("display")):
         raise NoMedicationYet(f"{reference} names no medication.")
-    display = pointer.get("display") if isinstance(pointer.get("display"), str) else ""
+    display = as_text(pointer.get("display"))
     medication = _resolve(pointer.get("reference"), resource, index)
     if medication is None:
         if display:
@@ -142,24 +141,24 @@ def _match_medication(medication: dict, terminology: Terminology, display: str) 
     if found:
         strength = found.strength_mg or _ingredient_strength(medication)
         return Match(found.concepts, found.evidence, strength, found.unverified)
-    product = medication.get("product") if isinstance(medication.get("product"), dict) else {}
-    ingredients = _dicts(medication.get("ingredient")) + _dicts(product.get("ingredient"))
+    product = as_dict(medication.get("product"))
+    ingredients = as_dicts(medication.get("ingredient")) + as_dicts(product.get("ingredient"))
     matches = [
         terminology.match(item.get("itemCodeableConcept"), extra_text=_reference_display(item)) for item in ingredients
     ]
-    matches = [m for m in matches if m]
-    if not matches:
+    found_ingredients = [m for m in matches if m is not None]
+    if not found_ingredients:
         return None
     return Match(
-        concepts=frozenset().union(*(m.concepts for m in matches)),
-        evidence="ingredient " + ", ".join(m.evidence for m in matches),
-        unverified=all(m.unverified for m in matches),
+        concepts=frozenset().union(*(m.concepts for m in found_ingredients)),
+        evidence="ingredient " + ", ".join(m.evidence for m in found_ingredients),
+        unverified=all(m.unverified for m in found_ingredients),
     )
 
 
 def _ingredient_strength(medication: dict) -> float | None:
     """mg per unit from a single ingredient's strength Ratio, e.g. 50 mg / 1 TAB."""
-    ingredients = _dicts(medication.get("ingredient"))
+    ingredients = as_dicts(medication.get("ingredient"))
     if len(ingredients) != 1 or not isinstance(ingredients[0].get("strength"), dict):
         return None
     numerator = ingredients[0]["strength"].get("numerator") or {}
@@ -175,13 +174,13 @@ def _resolve(target: object, resource: dict, index: MedicationIndex) -> dict | N
     if not isinstance(target, str) or not target:
         return None
     if target.startswith("#"):
-        return next((c for c in _dicts(resource.get("contained")) if c.get("id") == target[1:]), None)
+        return next((c for c in as_dicts(resource.get("contained")) if c.get("id") == target[1:]), None)
     parts = target.split("/_history/")[0].rstrip("/").split("/")
     return index.by_reference.get("/".join(parts[-2:])) if len(parts) >= 2 else None
 
 
 def _start(resource: dict):
-    period = resource.get("effectivePeriod") if isinstance(resource.get("effectivePeriod"), dict) else {}
+    period = as_dict(resource.get("effectivePeriod"))
     return first_datetime(
         resource.get("authoredOn"),  # R4/STU3 MedicationRequest
         resource.get("dateWritten"),  # DSTU2 MedicationOrder
@@ -196,7 +195,7 @@ def _label(concept: object) -> str:
         return ""
     if isinstance(concept.get("text"), str) and concept["text"].strip():
         return concept["text"].strip()
-    displays = [c.get("display") for c in _dicts(concept.get("coding"))]
+    displays = [c.get("display") for c in as_dicts(concept.get("coding"))]
     return next((d.strip() for d in displays if isinstance(d, str) and d.strip()), "")
 
 
@@ -206,7 +205,3 @@ def _reference_display(item: dict) -> list[str]:
         if isinstance(pointer, dict) and isinstance(pointer.get("display"), str):
             return [pointer["display"]]
     return []
-
-
-def _dicts(value: object) -> list[dict]:
-    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []

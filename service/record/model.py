@@ -63,6 +63,20 @@ class LabResult:
     low: float | None = None  # the bottom of it
 
 
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """A countable result (final, amended or corrected) with a value and a date: what `latest` and `series` give
+    the rules, so that none of them has to ask again whether the value or the date is there."""
+
+    analyte: str
+    value: float
+    unit: str
+    effective: datetime
+    code: str = ""
+    high: float | None = None
+    low: float | None = None
+
+
 @dataclass(slots=True)
 class CodedEntry:
     """A Condition, AllergyIntolerance or Immunization reduced to the pack concepts it matches and its status."""
@@ -130,8 +144,8 @@ class PatientRecord:
     deceased: datetime | bool | None = None  # Patient.deceased[x]: a date, True, or None (alive or not recorded)
     restart_gap_days: int = 90  # the pack's gap after which taking a drug again is a restart (see therapy.py)
     therapies: dict = field(default_factory=dict, repr=False, compare=False)  # cache of therapy.therapy_of
-    _latest: dict[str, LabResult] | None = field(default=None, repr=False, compare=False)
-    _series: dict[str, list[LabResult]] | None = field(default=None, repr=False, compare=False)
+    _latest: dict[str, Measurement] | None = field(default=None, repr=False, compare=False)
+    _series: dict[str, list[Measurement]] | None = field(default=None, repr=False, compare=False)
     _active: tuple[int, list[MedicationUse]] | None = field(default=None, repr=False, compare=False)
     _in_scope: tuple[int, list[MedicationUse]] | None = field(default=None, repr=False, compare=False)
     _concepts: tuple[tuple[int, int], frozenset[str]] | None = field(default=None, repr=False, compare=False)
@@ -164,27 +178,28 @@ class PatientRecord:
     def involves(self, concept: str) -> bool:
         return any(use.has(concept) for use in self.drafts_in_scope + self.active_medications)
 
-    def latest(self, analyte: str) -> LabResult | None:
-        """The most recent final/amended/corrected result with a value (none dated in the future)."""
+    def latest(self, analyte: str) -> Measurement | None:
+        """The most recent countable result with a value (none dated in the future)."""
         if self._latest is None:
             cutoff = self.now + timedelta(days=1)
-            latest: dict[str, LabResult] = {}
+            latest: dict[str, Measurement] = {}
             for r in self.labs:
-                countable = r.status in COUNTABLE and r.value is not None
-                newer = r.analyte not in latest or (r.effective and r.effective > latest[r.analyte].effective)
-                if countable and r.effective and r.effective <= cutoff and newer:
-                    latest[r.analyte] = r
+                if r.status not in COUNTABLE or r.value is None or r.effective is None or r.effective > cutoff:
+                    continue
+                known = latest.get(r.analyte)
+                if known is None or r.effective > known.effective:
+                    latest[r.analyte] = _measurement(r, r.value, r.effective)
             self._latest = latest  # rules run after the record is built, so the labs no longer change
         return self._latest.get(analyte)
 
-    def series(self, analyte: str) -> list[LabResult]:
-        """Final/amended/corrected results of one analyte with a non-zero value and a date, oldest first."""
+    def series(self, analyte: str) -> list[Measurement]:
+        """Countable results of one analyte with a non-zero value and a date, oldest first."""
         if self._series is None:
-            grouped: dict[str, list[LabResult]] = {}
+            grouped: dict[str, list[Measurement]] = {}
             for r in self.labs:
                 if r.value and r.effective and r.status in COUNTABLE:
-                    grouped.setdefault(r.analyte, []).append(r)
-            self._series = {name: sorted(results, key=lambda r: r.effective) for name, results in grouped.items()}
+                    grouped.setdefault(r.analyte, []).append(_measurement(r, r.value, r.effective))
+            self._series = {name: sorted(found, key=lambda m: m.effective) for name, found in grouped.items()}
         return self._series.get(analyte, [])
 
     def has_condition(self, concepts: set[str] | frozenset[str]) -> bool:
@@ -202,3 +217,7 @@ class PatientRecord:
         born = self.birth_date.date()
         today = self.now.date()
         return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def _measurement(result: LabResult, value: float, effective: datetime) -> Measurement:
+    return Measurement(result.analyte, value, result.unit, effective, result.code, result.high, result.low)

@@ -81,14 +81,15 @@ def continuity(draft: MedicationUse | None, on_file: list[MedicationUse], now: d
         return Therapy(ONGOING, since, latest)
     if draft.prior and named is None and not spans:
         return Therapy(RENEWAL, None, None)  # continues an order the EHR did not send
-    if not spans:
+    if not spans or end is None:  # spans give a course its end: both or neither
         return Therapy(NEW_START if not on_file else RESTART, draft.start or now, None)
     # The prescriber names the order renewed: continuity, unless that order was stopped and the gap has passed.
     renews = named is not None and not (named.status == "stopped" and now - (runs_until(named, now) or now) > gap)
     if now - end > gap and not renews:
         return Therapy(RESTART, draft.start or now, latest)
     previous = named or latest
-    changed = draft.dose.known and previous.dose.known and abs(draft.dose.high - previous.dose.high) > DOSE_TOLERANCE_MG
+    before, after = previous.dose.high if previous else None, draft.dose.high
+    changed = before is not None and after is not None and abs(after - before) > DOSE_TOLERANCE_MG
     return Therapy(DOSE_CHANGE if changed else RENEWAL, since, previous)
 
 
@@ -98,7 +99,7 @@ def _spans(on_file: list[MedicationUse], now: datetime) -> list[tuple[datetime |
     dated = sorted((use for use in on_file if use.start or use.is_active), key=lambda use: use.start or now)
     spans = []
     for index, use in enumerate(dated):
-        until = runs_until(use, now)
+        until = runs_until(use, now) or now  # dated or active: runs_until has a date for every one of them
         later = dated[index + 1].start if index + 1 < len(dated) else None
         if use.status == "completed" and use.supply_end is None and later:
             until = max(until, later)

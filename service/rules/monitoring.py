@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from service.knowledge import KnowledgePack, Rule
 from service.knowledge.pack import SUMMARY_PLACEHOLDER_WIDTH
 from service.record import MedicationUse, PatientRecord
-from service.record.model import LabResult
+from service.record.model import Measurement
 from service.record.therapy import DOSE_CHANGE, focus_therapy, therapy_of
 from service.rules.common import focus_uses, is_new_start
 from service.rules.findings import SEVERITY, Finding
@@ -239,7 +239,7 @@ def _breaches(value: float, limit: dict) -> bool:
     return value < limit["below"] if "below" in limit else value > limit["above"]
 
 
-def _rapid_fall(results: list[LabResult], fraction: float, within_days: int) -> str | None:
+def _rapid_fall(results: list[Measurement], fraction: float, within_days: int) -> str | None:
     if len(results) < 2:
         return None
     previous, latest = results[-2], results[-1]
@@ -252,7 +252,7 @@ def _rapid_fall(results: list[LabResult], fraction: float, within_days: int) -> 
     )
 
 
-def _successive_falls(results: list[LabResult], spec: dict | None, within_days: int) -> str | None:
+def _successive_falls(results: list[Measurement], spec: dict | None, within_days: int) -> str | None:
     """The last `count` results each fell by more than `fraction` from the one before, one monitoring interval
     apart at most (`within_days`), or ending below the lower limit of the result's own reference range: a drift
     over years inside the normal range is not a warning sign."""
@@ -276,7 +276,7 @@ def _successive_falls(results: list[LabResult], spec: dict | None, within_days: 
     return None
 
 
-def _creatinine_rise(results: list[LabResult], spec: dict | None) -> str | None:
+def _creatinine_rise(results: list[Measurement], spec: dict | None) -> str | None:
     """The latest creatinine is more than `fraction` above the baseline: the median of the results of the previous
     `over_days` (a median, so that one low value from a dilute sample or another lab does not become the baseline)."""
     if not spec or len(results) < 2:

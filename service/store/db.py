@@ -23,16 +23,17 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 def open_database(url: str) -> Engine:
     parsed = make_url(url)
-    sqlite_file = parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:"
-    if sqlite_file:
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    database = parsed.database if parsed.get_backend_name() == "sqlite" and parsed.database != ":memory:" else None
+    sqlite_file = bool(database)
+    if database:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
     # A connection to a server can go stale (restarts, idle timeouts): test it on checkout. A SQLite file cannot,
     # and the test would cost a query on every hook call.
     engine = create_engine(url, pool_pre_ping=not sqlite_file)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-    if sqlite_file:
-        _WRITER_LOCKS[engine] = WriterLock(Path(parsed.database).with_name(Path(parsed.database).name + ".writers"))
+    if database:
+        _WRITER_LOCKS[engine] = WriterLock(Path(database).with_name(Path(database).name + ".writers"))
     migrate(engine)
     return engine
 

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import orjson
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Table, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from service.store.models import feedback
 
-INSERTS = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
+# Both dialects' INSERT can skip a row whose key is stored already (ON CONFLICT DO NOTHING).
+INSERTS: dict[str, Callable[[Table], postgresql.Insert | sqlite.Insert]] = {
+    "sqlite": sqlite_insert,
+    "postgresql": postgresql_insert,
+}
 
 
 class SqlFeedbackStore:
