@@ -20,6 +20,7 @@ run: install
 
 test: install
 	$(BIN)/ruff check service tests
+	$(BIN)/mypy
 	$(BIN)/aza-cds knowledge check
 	$(BIN)/aza-cds replay --check fixtures/requests
 	env -u AZA_CDS_TEST_POSTGRES_URL $(BIN)/pytest

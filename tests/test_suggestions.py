@@ -97,3 +97,25 @@ def test_info_cards_can_be_switched_off(make_app):
 def test_data_notices_are_repeated_on_order_sign(client):
     body = cards_for(client, "order-sign-draft-naming-unsent-medication", FIXTURES)
     assert card_keys(body) == [("DATA-01", "info")]
+
+
+def test_a_dose_change_names_a_draft_medication_request_by_reference_only():
+    """The finding carries the draft's reference, its daily dose and the factor, never the FHIR resource: rendering
+    finds the draft in the request. Only a draft MedicationRequest with an id and a computed dose can be updated."""
+    import dataclasses
+
+    from service.record import MedicationUse
+    from service.record.daily_dose import DailyDose
+    from service.rules.findings import DoseChange
+
+    concepts = frozenset({"azathioprine"})
+    draft = MedicationUse("MedicationRequest/d1", "MedicationRequest", "d1", "draft", concepts, "azathioprine 50 mg",
+                          "RxNorm 197388", is_draft=True, dose=DailyDose(150.0, 150.0))  # fmt: skip
+    assert DoseChange.of(draft, 1 / 3) == DoseChange("MedicationRequest/d1", 150.0, 1 / 3)
+    assert DoseChange.of(draft, None) is None
+    assert DoseChange.of(dataclasses.replace(draft, dose=DailyDose(problem="free text")), 0.5) is None
+    assert DoseChange.of(dataclasses.replace(draft, is_draft=False), 0.5) is None  # an order on file
+    assert DoseChange.of(dataclasses.replace(draft, resource_id=None), 0.5) is None
+    statement = dataclasses.replace(draft, reference="MedicationStatement/d1", resource_type="MedicationStatement")
+    assert DoseChange.of(statement, 0.5) is None
+    assert not any(field.type in ("dict", "dict | None") for field in dataclasses.fields(MedicationUse))

@@ -56,6 +56,12 @@ class HookCall:
         entries = bundle.get("entry") if isinstance(bundle, dict) else None
         return entries if isinstance(entries, list) else []
 
+    @property
+    def drafts_by_reference(self) -> dict[str, dict]:
+        """The draft resources that have an id, by "Type/id": what update suggestions start from."""
+        drafts = (entry.get("resource") for entry in self.draft_entries if isinstance(entry, dict))
+        return {reference: draft for draft in drafts if (reference := _reference(draft)) and isinstance(draft, dict)}
+
     def resource_count(self) -> int:
         """Resources in the draft orders and the prefetch (Bundle entries count one each)."""
         values = [*self.prefetch.values(), self.context.get("draftOrders")]

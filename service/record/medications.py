@@ -82,7 +82,6 @@ def read_medication(
         reasons=frozenset().union(*(reason.concepts for reason in reasons if reason)),
         supply_end=supply_end(resource, start) if match else None,
         prior=_prior(resource),
-        resource=resource,
     )
 
 

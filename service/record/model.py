@@ -40,7 +40,6 @@ class MedicationUse:
     reasons: frozenset[str] = frozenset()  # concepts named in reasonCode (the indication)
     supply_end: datetime | None = None  # when the supply runs out (validity or supply x repeats), when known
     prior: str | None = None  # the order this one renews (priorPrescription), "MedicationRequest/<id>"
-    resource: dict = field(default_factory=dict, compare=False, repr=False)  # the order as sent, for updates
 
     def has(self, concept: str) -> bool:
         return concept in self.concepts

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from service.knowledge import KnowledgePack, Rule
 from service.knowledge.pack import LEFTOVER, SUMMARY_LIMIT
@@ -12,14 +14,20 @@ from service.render.text import bullet_list, capitalise, escape_markdown, fill
 from service.rules import Finding
 
 log = logging.getLogger("aza_cds")
+NO_DRAFTS: Mapping[str, dict] = MappingProxyType({})
 GRADE_WORDS = {"V": "verified", "S": "secondary source", "K": "unverified", "own": "aza-cds policy"}
 
 
-def render_cards(pack: KnowledgePack, findings: list[tuple[Rule, Finding]], patient_id: str) -> list[dict]:
-    return [render_card(pack, rule, finding, patient_id) for rule, finding in findings]
+def render_cards(
+    pack: KnowledgePack, findings: list[tuple[Rule, Finding]], patient_id: str, drafts: Mapping[str, dict] = NO_DRAFTS
+) -> list[dict]:
+    """`drafts`: the call's draft orders by reference, which update suggestions change."""
+    return [render_card(pack, rule, finding, patient_id, drafts) for rule, finding in findings]
 
 
-def render_card(pack: KnowledgePack, rule: Rule, finding: Finding, patient_id: str) -> dict:
+def render_card(
+    pack: KnowledgePack, rule: Rule, finding: Finding, patient_id: str, drafts: Mapping[str, dict] = NO_DRAFTS
+) -> dict:
     text = rule.cards[finding.variant]
     card = {
         "uuid": str(uuid.uuid4()),
@@ -28,7 +36,7 @@ def render_card(pack: KnowledgePack, rule: Rule, finding: Finding, patient_id: s
         "detail": _no_leftover(rule, _detail(pack, rule, finding, text["detail"])),
         "source": _source(pack, rule),
     }
-    suggestions = build_suggestions(rule, finding, pack, patient_id)
+    suggestions = build_suggestions(rule, finding, pack, patient_id, drafts)
     if suggestions:
         card["suggestions"] = suggestions
         card["selectionBehavior"] = "at-most-one"

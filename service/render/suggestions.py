@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import math
 import uuid
+from collections.abc import Mapping
 
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.servicerequest import ServiceRequest
@@ -12,35 +13,42 @@ from fhir.resources.R4B.servicerequest import ServiceRequest
 from service.knowledge import KnowledgePack, Rule
 from service.render.text import fill
 from service.rules import Finding
+from service.rules.findings import DoseChange
 
 GTS = "http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation"
 UCUM = "http://unitsofmeasure.org"
 
 
-def build_suggestions(rule: Rule, finding: Finding, pack: KnowledgePack, patient_id: str) -> list[dict]:
+def build_suggestions(
+    rule: Rule, finding: Finding, pack: KnowledgePack, patient_id: str, drafts: Mapping[str, dict]
+) -> list[dict]:
     suggestions = []
     for spec in rule.suggestions:
         if finding.variant not in spec.get("variants", [finding.variant]):
             continue
         if spec["action"] == "delete-draft" and not finding.draft_reference:
             continue  # no draft with an id to remove (patient-view, or a draft without id)
-        if spec["action"] == "update-dose" and not (finding.dose_use and finding.dose_factor):
+        if spec["action"] == "update-dose" and not finding.dose_change:
             continue
         label = fill(spec["label"], finding.values)
-        actions = _actions(spec, finding, pack, patient_id, label)
+        actions = _actions(spec, finding, pack, patient_id, label, drafts)
         if not actions:
             continue
-        suggestion = {"label": label, "uuid": str(uuid.uuid4()), "actions": actions}
+        suggestion: dict[str, object] = {"label": label, "uuid": str(uuid.uuid4()), "actions": actions}
         if spec.get("recommended"):
             suggestion["isRecommended"] = True
         suggestions.append(suggestion)
     return suggestions
 
 
-def _actions(spec: dict, finding: Finding, pack: KnowledgePack, patient_id: str, label: str) -> list[dict]:
+def _actions(
+    spec: dict, finding: Finding, pack: KnowledgePack, patient_id: str, label: str, drafts: Mapping[str, dict]
+) -> list[dict]:
     """The actions of one suggestion; CDS clients apply them together."""
     if spec["action"] == "update-dose":
-        resource = reduced_order(finding, spec["round_down_to_mg"])
+        change = finding.dose_change
+        draft = drafts.get(change.draft_reference) if change else None
+        resource = reduced_order(change, draft, spec["round_down_to_mg"]) if change and draft else None
         return [{"type": "update", "description": label, "resource": resource}] if resource else []
     if spec["action"] == "delete-draft":
         return [{"type": "delete", "description": label, "resourceId": finding.draft_reference}]
@@ -85,19 +93,16 @@ LIST_FIELDS = (
 )  # fmt: skip
 
 
-def reduced_order(finding: Finding, step_mg: float) -> dict | None:
-    """The draft MedicationRequest with its daily dose scaled by the finding's factor, rounded down to `step_mg`
+def reduced_order(change: DoseChange, draft: dict, step_mg: float) -> dict | None:
+    """The draft MedicationRequest with its daily dose scaled by the change's factor, rounded down to `step_mg`
     (at least one step) and given once daily, which the azathioprine label allows. None for a draft that is not a
     valid R4 MedicationRequest or whose regimen has several lines (a taper: changing it is for the prescriber)."""
-    use = finding.dose_use
-    lines = use.resource.get("dosageInstruction")
-    if use.resource_type != "MedicationRequest" or not use.resource_id or not use.dose.known:
-        return None
+    lines = draft.get("dosageInstruction")
     if not isinstance(lines, list) or len(lines) != 1 or not isinstance(lines[0], dict):
         return None
     # Down to a whole step, with a tenth of a step's tolerance: "a third" of 150 mg is 50 mg, though 0.33 x 150 is 49.5.
-    daily = max(step_mg, math.floor(use.dose.high * finding.dose_factor / step_mg + 0.1) * step_mg)
-    order = copy.deepcopy(use.resource)
+    daily = max(step_mg, math.floor(change.daily_mg * change.factor / step_mg + 0.1) * step_mg)
+    order = copy.deepcopy(draft)
     order.setdefault("intent", "order")  # drafts from the sandbox omit it; R4 requires it
     for name in LIST_FIELDS:  # the sandbox sends `category` as one object where R4 has a list: a list of one
         if isinstance(order.get(name), dict):

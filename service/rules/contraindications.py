@@ -94,13 +94,13 @@ def _positive_test(record: PatientRecord, spec: dict | None) -> str | None:
     window = timedelta(days=spec["within_days"])
     quantitative = spec.get("quantitative") or {}
     for result in record.labs:
-        recent = result.effective is not None and record.now - result.effective <= window
-        if not recent or result.status not in COUNTABLE:
+        if result.effective is None or record.now - result.effective > window or result.status not in COUNTABLE:
             continue
         if result.analyte == spec["analyte"] and _says_positive(result.text):
             return f"positive pregnancy test on {result.effective.date()}"
         above = quantitative.get("above")
-        if result.analyte == quantitative.get("analyte") and result.value is not None and result.value > above:
+        above_limit = above is not None and result.value is not None and result.value > above
+        if result.analyte == quantitative.get("analyte") and above_limit:
             return f"hCG {result.value:.0f} IU/L on {result.effective.date()} (above {above})"
     return None
 

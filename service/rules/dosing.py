@@ -8,12 +8,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from service.knowledge import KnowledgePack, Rule
-from service.record import LabResult, MedicationUse, PatientRecord
+from service.record import MedicationUse, PatientRecord
+from service.record.model import Measurement
 from service.rules.common import TRANSPLANT, basis, focus_uses, indication, is_new_start, mg, per_kg
-from service.rules.findings import Finding
+from service.rules.findings import DoseChange, Finding
 
 
-def weight(record: PatientRecord, max_age_days: int) -> LabResult | None:
+def weight(record: PatientRecord, max_age_days: int) -> Measurement | None:
     latest = record.latest("body-weight")
     if latest and latest.value > 0 and record.now - latest.effective <= timedelta(days=max_age_days):
         return latest
@@ -25,9 +26,10 @@ def dose_range(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[F
     for use in focus_uses(rule, record):
         kg = weight(record, rule.param("weight_max_age_days"))
         why = indication(use, record)
-        if not (use.dose.known and kg and _applies(rule, why)):
+        daily = use.dose.high
+        if daily is None or kg is None or not _applies(rule, why):
             continue
-        dose = use.dose.high / kg.value
+        dose = daily / kg.value
         variant = _variant(rule, record, use, dose)
         if variant:
             findings.append(_finding(rule, use, variant, dose, kg, why))
@@ -89,15 +91,16 @@ def dose_with_interactant(rule: Rule, record: PatientRecord, pack: KnowledgePack
             or use in record.drafts_in_scope
             or any(o in record.drafts_in_scope for o in others)
         )
-        if not (in_scope and use.dose.known and kg):
+        daily = use.dose.high
+        if not in_scope or daily is None or kg is None:
             continue
         usual = rule.param("usual_mg_per_kg")[indication(use, record)]
         limit = usual * rule.param("fraction")
-        dose = use.dose.high / kg.value
+        dose = daily / kg.value
         if dose > limit:
             values = {
                 "mg_per_kg": per_kg(dose),
-                "mg_per_day": mg(use.dose.high),
+                "mg_per_day": mg(daily),
                 "limit": per_kg(limit),
                 "weight_kg": f"{kg.value:.1f}",
                 "drug_label": use.label,
@@ -111,8 +114,7 @@ def dose_with_interactant(rule: Rule, record: PatientRecord, pack: KnowledgePack
                     values,
                     basis=(basis(use), basis(others[0])),
                     draft_reference=use.reference if draft else None,
-                    dose_use=use if draft else None,
-                    dose_factor=rule.param("fraction") if draft else None,
+                    dose_change=DoseChange.of(use, rule.param("fraction")),
                 )
             )
             break
@@ -136,8 +138,8 @@ def renal(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Findin
     if not focus_uses(rule, record):
         return []
     egfr = record.latest("egfr")
-    recent = egfr and record.now - egfr.effective <= timedelta(days=rule.param("lookback_days"))
-    if recent and egfr.value < rule.param("egfr_below"):
+    recent = egfr is not None and record.now - egfr.effective <= timedelta(days=rule.param("lookback_days"))
+    if egfr is not None and recent and egfr.value < rule.param("egfr_below"):
         return [
             Finding(rule.id, "low-egfr", {"egfr": f"{egfr.value:.0f}", "egfr_date": egfr.effective.date().isoformat()})
         ]

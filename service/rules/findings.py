@@ -10,6 +10,24 @@ SEVERITY = {"critical": 0, "warning": 1, "info": 2}
 
 
 @dataclass(frozen=True)
+class DoseChange:
+    """A suggested new daily dose for a draft MedicationRequest: rendering finds the draft in the request by its
+    reference, so the record and the findings carry no FHIR resource."""
+
+    draft_reference: str  # "MedicationRequest/<id>"
+    daily_mg: float  # the draft's daily dose now
+    factor: float  # the new dose as a fraction of it
+
+    @classmethod
+    def of(cls, use: MedicationUse, factor: float | None) -> DoseChange | None:
+        """For a draft MedicationRequest with an id and a computed dose, when there is a factor to apply."""
+        daily = use.dose.high
+        if not factor or daily is None or not use.is_draft or use.resource_type != "MedicationRequest":
+            return None
+        return cls(use.reference, daily, factor) if use.resource_id else None
+
+
+@dataclass(frozen=True)
 class Finding:
     rule_id: str
     variant: str  # which card text of the rule applies
@@ -19,8 +37,7 @@ class Finding:
     basis: tuple[str, ...] = ()  # how the data behind the finding was identified, shown under the detail
     draft_reference: str | None = None  # the draft order a "delete-draft" suggestion would remove
     indicator: str | None = None  # overrides the rule's indicator when set
-    dose_use: MedicationUse | None = None  # the draft an "update-dose" suggestion would change ...
-    dose_factor: float | None = None  # ... by this factor
+    dose_change: DoseChange | None = None  # what an "update-dose" suggestion would do
 
     def sort_key(self, rule) -> int:
         return SEVERITY[self.indicator or rule.indicator_for(self.variant)]

@@ -20,7 +20,7 @@ def evaluate(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Fin
     findings = _duplicate_drafts(rule, record) if "duplicate_orders" in rule.parameters else []
     if not rule.interactants & record.medication_concepts and "recent_immunization_days" not in rule.parameters:
         return findings  # a pair needs the other drug drafted or active; most calls have none of the 14 rules' drugs
-    seen = set()
+    seen: set[frozenset[str]] = set()
     for draft in record.drafts_in_scope:
         mine = _first(draft, {rule.drug}) or _first(draft, rule.interactants)
         if not mine:
@@ -30,10 +30,12 @@ def evaluate(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Fin
         if partner is None and mine == rule.drug and "recent_immunization_days" in rule.parameters:
             findings += _recently_immunized(rule, record, pack, draft)
             continue
-        pair = frozenset((draft.reference, partner.reference)) if partner else None
-        if partner and pair not in seen:
+        if partner is None:
+            continue
+        pair = frozenset((draft.reference, partner.reference))
+        theirs = _first(partner, wanted)
+        if pair not in seen and theirs is not None:  # the partner was found by its concepts: it has one
             seen.add(pair)
-            theirs = _first(partner, wanted)
             finding = _ordered(rule, pack, draft, mine, partner, theirs, origin, record)
             # A pair the pack calls critical (contraindicated, or to be avoided) is never "established": it shows
             # on every order. Warnings and reminders show when the order is news.
@@ -65,18 +67,18 @@ def _recently_immunized(rule: Rule, record: PatientRecord, pack: KnowledgePack, 
     """DDI-09: a live vaccine given within the pack's number of days before azathioprine is ordered."""
     window = timedelta(days=rule.param("recent_immunization_days"))
     given = [
-        shot for shot in record.immunizations
-        if shot.concepts & rule.interactants and shot.status == "completed" and shot.when
+        (shot.when, shot) for shot in record.immunizations
+        if shot.concepts & rule.interactants and shot.status == "completed" and shot.when is not None
         and record.now - shot.when <= window
     ]  # fmt: skip
     if not given:
         return []
-    shot = max(given, key=lambda s: s.when)
+    when, shot = max(given, key=lambda dated: dated[0])
     values = {
         "draft_drug": pack.concepts[rule.drug].display,
         "other_drug": pack.concepts[min(shot.concepts & rule.interactants)].display,
         "draft_label": draft.label,
-        "other_label": f"{shot.text or 'live vaccine'} on {shot.when.date()}",
+        "other_label": f"{shot.text or 'live vaccine'} on {when.date()}",
     }
     return [
         Finding(
@@ -156,7 +158,9 @@ def _dose_above(record: PatientRecord, rule: Rule, spec: dict) -> bool:
 
     kg = weight(record, spec["weight_max_age_days"])
     doses = [
-        use.dose.high for use in record.active_medications + record.drafts if use.has(rule.drug) and use.dose.known
+        use.dose.high
+        for use in record.active_medications + record.drafts
+        if use.has(rule.drug) and use.dose.high is not None
     ]
     return bool(kg and doses and max(doses) / kg.value > spec["mg_per_kg"])
 
@@ -174,10 +178,11 @@ def _young_male_with(record: PatientRecord, rule: Rule, spec: dict) -> bool:
 
 def _duplicate_orders(rule: Rule, record: PatientRecord) -> list[Finding]:
     """DDI-07 on patient-view: two active orders of the drug written close together, so both may be taken."""
-    spec = rule.parameters.get("duplicate_orders")
-    orders = sorted((u for u in record.active_medications if u.has(rule.drug) and u.start), key=lambda u: u.start)
+    within_days = rule.param("duplicate_orders")["within_days"]
+    dated = [(u.start, u) for u in record.active_medications if u.has(rule.drug) and u.start is not None]
+    orders = sorted(dated, key=lambda pair: pair[0])
     pairs = [
-        (a, b) for a, b in zip(orders, orders[1:], strict=False) if (b.start - a.start).days <= spec["within_days"]
+        (a, b) for (began, a), (then, b) in zip(orders, orders[1:], strict=False) if (then - began).days <= within_days
     ]
     if not pairs:
         return []
@@ -193,7 +198,7 @@ def _duplicate_drafts(rule: Rule, record: PatientRecord) -> list[Finding]:
 
 
 def _pair_finding(rule: Rule, variant: str, first: MedicationUse, second: MedicationUse) -> Finding:
-    doses = [use.dose.high for use in (first, second) if use.dose.known]
+    doses = [use.dose.high for use in (first, second) if use.dose.high is not None]
     total = f"{sum(doses):.0f} mg/day" if len(doses) == 2 else "not computable"
     values = {"drug_label": first.label, "other_label": second.label, "total": total}
     return Finding(rule.id, variant, values, basis=(_basis(first), _basis(second)))
@@ -213,7 +218,8 @@ def _existing(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Fi
         ),
         None,
     )  # fmt: skip
-    if not (mine and theirs) or "existing" not in rule.cards:
+    other = _first(theirs, rule.interactants) if theirs else None
+    if not (mine and theirs and other) or "existing" not in rule.cards:
         return duplicates
     return duplicates + [
         Finding(
@@ -222,7 +228,7 @@ def _existing(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Fi
             values={
                 "drug_label": mine.label,
                 "other_label": theirs.label,
-                "other_drug": pack.concepts[_first(theirs, rule.interactants)].display,
+                "other_drug": pack.concepts[other].display,
             },
             basis=(_basis(mine), _basis(theirs)),
         )

@@ -74,11 +74,12 @@ def _check_new_start(rule: Rule, now: datetime, latest: date | None, draft: Medi
 
 def _recent_dose_change(on_file: list[MedicationUse], now: datetime, for_days: int) -> bool:
     """The latest azathioprine order on file changed the daily dose of the one before, within `for_days`."""
-    dated = sorted((use for use in on_file if use.start and use.dose.known), key=lambda use: use.start)
+    known = [(use.start, use.dose.high) for use in on_file if use.start is not None and use.dose.high is not None]
+    dated = sorted(known, key=lambda pair: pair[0])
     if len(dated) < 2:
         return False
-    previous, latest = dated[-2], dated[-1]
-    return latest.dose.high != previous.dose.high and (now - latest.start).days <= for_days
+    (_, before), (started, after) = dated[-2], dated[-1]
+    return after != before and (now - started).days <= for_days
 
 
 def _check_schedule(rule: Rule, now: datetime, start, latest: date | None, scope: str, dose_changed: bool = False):
@@ -271,7 +272,7 @@ def _successive_falls(results: list[Measurement], spec: dict | None, within_days
         return (
             f"{spec['count']} times in a row, from {number(first.value)} on {first.effective.date()} "
             f"to {number(last.value)} on {last.effective.date()}"
-            + (f" (below the lower limit {number(last.low)})" if below_normal else "")
+            + (f" (below the lower limit {number(last.low)})" if below_normal and last.low is not None else "")
         )
     return None
 

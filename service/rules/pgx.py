@@ -5,7 +5,7 @@ from __future__ import annotations
 from service.knowledge import KnowledgePack, Rule
 from service.record import PatientRecord
 from service.rules.common import basis, focus_uses, is_new_start, mg
-from service.rules.findings import Finding
+from service.rules.findings import DoseChange, Finding
 
 
 def cpic(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
@@ -35,9 +35,10 @@ def cpic(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding
     from_activity = any(p.from_activity for p in record.phenotypes.values())
     phrases = {"caveat": rule.phrases["activity-caveat" if from_activity else "no-caveat"]}
     evidence = tuple(p.evidence for p in record.phenotypes.values())
-    factor = _factor(rule, row) if use.is_draft and use.dose.known else None
-    if factor:
-        values["reduced_mg_per_day"] = mg(use.dose.high * factor)
+    daily = use.dose.high
+    factor = _factor(rule, row) if use.is_draft and daily is not None else None
+    if factor and daily is not None:
+        values["reduced_mg_per_day"] = mg(daily * factor)
     finding = Finding(
         rule.id,
         row["action"],
@@ -45,8 +46,7 @@ def cpic(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding
         phrases,
         basis=(basis(use), *evidence),
         draft_reference=use.reference if use.is_draft and use.resource_id else None,
-        dose_use=use if factor else None,
-        dose_factor=factor,
+        dose_change=DoseChange.of(use, factor),
     )
     return [finding, *findings]
 
