@@ -86,6 +86,21 @@ def edit(path, change):
             lambda d: d["concepts"][0].update(prefetch="everything"),
             "is not one of ['labs', 'weights', 'genomics']",
         ),
+        (
+            "manifest.json",
+            lambda d: d["therapy"]["indication_precedence"].update(value=["kidney-transplant", "no-such-concept"]),
+            "therapy indication_precedence: unknown concepts ['no-such-concept']",
+        ),
+        (
+            "manifest.json",
+            lambda d: d["therapy"]["indication_precedence"].update(source="nowhere"),
+            "therapy indication_precedence: unknown source",
+        ),
+        (
+            "valuesets/labs.json",
+            lambda d: next(c for c in d["concepts"] if c.get("prefetch") == "weights").pop("prefetch"),
+            "one concept must be the body weight (prefetch 'weights'), found []",
+        ),
     ],
     ids=[
         "duplicate-id",
@@ -99,6 +114,9 @@ def edit(path, change):
         "bad-version",
         "look-back-shorter-than-the-rule-reads",
         "unknown-prefetch-search",
+        "unknown-indication-concept",
+        "indication-precedence-without-known-source",
+        "no-body-weight-concept",
     ],
 )
 def test_checker_finds_problems(pack_copy, file, change, fragment):

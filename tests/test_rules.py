@@ -276,3 +276,23 @@ def test_threshold_summaries_name_the_analyte_value_unit_and_date():
     old = [LabResult("neutrophils", "751-8", 0.8, "10*9/L", NOW - timedelta(days=91), "final")]
     record = PatientRecord("p1", "patient-view", NOW, medications=meds, labs=old + normal)
     assert not [r for r, _ in evaluate(PACK, record) if r.id == "MON-03"]  # older than the 90-day window
+
+
+def test_an_orders_indication_follows_the_packs_precedence():
+    """manifest `therapy.indication_precedence`: the order's own reason first, then current conditions, in the
+    pack's order (a kidney transplant before rheumatoid arthritis)."""
+    import dataclasses
+
+    from service.record import CodedEntry
+    from service.rules.common import indication
+
+    both = frozenset({"kidney-transplant", "rheumatoid-arthritis"})
+    conditions = [CodedEntry(both, "transplant and RA", "active", current=both)]
+    record = PatientRecord("p1", "order-sign", NOW, conditions=conditions)
+    order = use("MedicationRequest/a", "azathioprine", draft=True)
+    assert indication(order, record, PACK) == "kidney-transplant"
+    flipped = dataclasses.replace(PACK, indication_precedence=("rheumatoid-arthritis", "kidney-transplant"))
+    assert indication(order, record, flipped) == "rheumatoid-arthritis"
+    ra_order = dataclasses.replace(order, reasons=frozenset({"rheumatoid-arthritis"}))
+    assert indication(ra_order, record, PACK) == "rheumatoid-arthritis"  # the order's own reason comes first
+    assert indication(order, PatientRecord("p1", "order-sign", NOW), PACK) == "other"

@@ -75,6 +75,7 @@ class Concept:
     history_counts: bool = False  # a "history of" entry still counts (chronic disease, transplant, malignancy)
     current_for_days: int | None = None  # time-bound: older entries are not current even when never closed
     prefetch: str = ""  # an Observation code: the prefetch search ("labs", "weights", "genomics") that asks for it
+    qualitative: bool = False  # a lab read for positive / negative rather than a number (a pregnancy test)
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,7 @@ class KnowledgePack:
     tables: dict[str, Table] = field(default_factory=dict)
     amendments: tuple[dict, ...] = ()
     restart_gap_days: int = 90  # manifest `therapy`: courses of a drug further apart than this are a restart
+    indication_precedence: tuple[str, ...] = ()  # manifest `therapy`: the concepts that name an order's indication
 
     def rules_for(self, hook: str) -> tuple[Rule, ...]:
         return self._rules_by_hook.get(hook, ())
@@ -135,6 +137,11 @@ class KnowledgePack:
     def _rules_by_hook(self) -> dict[str, tuple[Rule, ...]]:
         hooks = {hook for rule in self.rules for hook in rule.hooks}
         return {hook: tuple(rule for rule in self.rules if hook in rule.hooks) for hook in hooks}
+
+    @cached_property
+    def weight_concept(self) -> str:
+        """The body-weight concept: the one Observation code of the `weights` search (`aza-cds knowledge check`)."""
+        return next(concept.id for concept in self.concepts.values() if concept.prefetch == "weights")
 
     @cached_property
     def focus_drugs(self) -> frozenset[str]:
@@ -192,8 +199,15 @@ def load_pack(directory: Path) -> KnowledgePack:
         problems += found
         tables[spec["id"]] = table
     problems += _cross_check(rules, sources, concepts)
-    if manifest["therapy"]["restart_gap_days"]["source"] not in sources:
-        problems.append("manifest.json: therapy restart_gap_days: unknown source")
+    for setting, spec in manifest["therapy"].items():
+        if spec["source"] not in sources:
+            problems.append(f"manifest.json: therapy {setting}: unknown source")
+    weights = [c.id for c in concepts.values() if c.prefetch == "weights"]
+    if len(weights) != 1:
+        problems.append(f"value sets: one concept must be the body weight (prefetch 'weights'), found {weights}")
+    unknown = [c for c in manifest["therapy"]["indication_precedence"]["value"] if c not in concepts]
+    if unknown:
+        problems.append(f"manifest.json: therapy indication_precedence: unknown concepts {unknown}")
     rule_ids = {rule.id for rule in rules}
     for amendment in manifest.get("amendments", ()):
         if amendment["rule"] not in rule_ids or amendment["source"] not in sources:
@@ -212,6 +226,7 @@ def load_pack(directory: Path) -> KnowledgePack:
         tables=tables,
         amendments=tuple(manifest.get("amendments", ())),
         restart_gap_days=manifest["therapy"]["restart_gap_days"]["value"],
+        indication_precedence=tuple(manifest["therapy"]["indication_precedence"]["value"]),
     )
 
 
@@ -284,6 +299,7 @@ def _add_concepts(document: dict, name: str, sources: dict, concepts: dict[str, 
             history_counts=raw.get("history_counts", False),
             current_for_days=raw["current_for_days"]["value"] if "current_for_days" in raw else None,
             prefetch=raw.get("prefetch", ""),
+            qualitative=raw.get("result") == "qualitative",
         )
         window = raw.get("current_for_days")
         if window and window["source"] not in sources:

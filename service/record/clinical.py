@@ -12,8 +12,6 @@ from service.record.dates import first_datetime, parse_fhir_datetime
 from service.record.model import CodedEntry, LabResult, is_current_status
 from service.terminology import Terminology, convert
 
-QUALITATIVE = {"hcg"}  # analytes read for a qualitative result (positive / negative) rather than a number
-
 
 def read_observations(
     observations: Iterable[dict], terminology: Terminology, pack: KnowledgePack, since: str | None = None
@@ -38,7 +36,7 @@ def _lab_code(part: dict, terminology: Terminology) -> tuple[str, str] | None:
     """(analyte, code) when the part's code is a lab concept of the pack read for a value or a qualitative result."""
     code = part.get("code")
     hit = terminology.code_match(as_dicts(code.get("coding"))) if isinstance(code, dict) else None
-    if hit is None or (hit[0] not in terminology.unit_factors and hit[0] not in QUALITATIVE):
+    if hit is None or (hit[0] not in terminology.unit_factors and hit[0] not in terminology.qualitative):
         return None  # not in the pack, or a code the pack knows but not as a lab value (e.g. a genomic result)
     return hit
 
@@ -57,7 +55,7 @@ def _read_result(part: dict, hit, terminology: Terminology, pack: KnowledgePack,
         pack.concepts[analyte].unit,
         effective,
         status,
-        _qualitative(part) if analyte in QUALITATIVE else "",
+        _qualitative(part) if analyte in terminology.qualitative else "",
         _quantity(high, factors) if isinstance(high, dict) and factors else None,
         _quantity(low, factors) if isinstance(low, dict) and factors else None,
     )

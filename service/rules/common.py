@@ -6,8 +6,6 @@ from service.knowledge import KnowledgePack, Rule
 from service.record import MedicationUse, PatientRecord
 from service.record.therapy import focus_therapy
 
-TRANSPLANT, RHEUMATOID = "kidney-transplant", "rheumatoid-arthritis"
-
 # The dated results (and immunizations) each kind of rule reads, by prefetch search; a rule of such a kind says in
 # `lookback_days` how far back (a condition rule reads lab results only when a positive test counts).
 RESULT_SEARCHES: dict[str, tuple[str, ...]] = {
@@ -24,25 +22,15 @@ RESULT_SEARCHES: dict[str, tuple[str, ...]] = {
 }
 
 
-# Analytes an evaluator reads by name, beyond those its rule's parameters name (rules/dosing.py, rules/monitoring.py).
-ANALYTES_BY_KIND: dict[str, tuple[str, ...]] = {
-    "inr-check": ("inr",),
-    "renal-dose": ("egfr",),
-    "lab-threshold": ("creatinine",),
-    "dose-range": ("body-weight",),
-    "dose-reduced-with": ("body-weight",),
-    "dose-data": ("body-weight",),
-    "live-vaccine": ("body-weight",),
-}
-
-
 def analytes_read(pack: KnowledgePack) -> frozenset[str]:
     """The lab concepts (those with a unit, or read for a qualitative result) that some rule reads: named in its
-    parameters, or read by its evaluator. The prefetch must ask for each of them, and need ask for no other."""
+    parameters, or the body weight for the kinds that read weights. The prefetch must ask for each of them, and
+    need ask for no other."""
     labs = {c.id for c in pack.concepts.values() if c.prefetch in ("labs", "weights") or c.unit}
     named: set[str] = set()
     for rule in pack.rules:
-        named.update(ANALYTES_BY_KIND.get(rule.kind, ()))
+        if "weights" in RESULT_SEARCHES.get(rule.kind, ()):
+            named.add(pack.weight_concept)
         named.update(_strings(rule.parameters) & labs)
     return frozenset(named)
 
@@ -80,10 +68,11 @@ def is_new_start(record: PatientRecord, drug: str) -> bool:
     return focus_therapy(record, drug).is_start
 
 
-def indication(use: MedicationUse, record: PatientRecord) -> str:
-    """The order's own reason if it names one, else the patient's conditions; transplant before RA; else 'other'."""
+def indication(use: MedicationUse, record: PatientRecord, pack: KnowledgePack) -> str:
+    """The first of the pack's indication concepts (manifest `indication_precedence`) among the order's own reasons,
+    else among the patient's current conditions; 'other' when none is found."""
     for concepts in (use.reasons, frozenset().union(*(c.current for c in record.conditions))):
-        for candidate in (TRANSPLANT, RHEUMATOID):
+        for candidate in pack.indication_precedence:
             if candidate in concepts:
                 return candidate
     return "other"

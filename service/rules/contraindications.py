@@ -8,7 +8,7 @@ from service.knowledge import KnowledgePack, Rule
 from service.record import PatientRecord
 from service.record.model import COUNTABLE
 from service.record.therapy import focus_therapy
-from service.rules.common import RHEUMATOID, basis, focus_uses, indication, is_new_start
+from service.rules.common import basis, focus_uses, indication, is_new_start
 from service.rules.findings import Finding
 
 
@@ -49,7 +49,7 @@ def condition(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Fi
     if not (present or test):
         return []
     needs_ra = rule.parameters.get("only_with_indication")
-    if needs_ra and indication(uses[0], record) != needs_ra:
+    if needs_ra and indication(uses[0], record, pack) != needs_ra:
         return []
     entry = record.condition_entry(wanted)
     if entry and record.hook in rule.parameters.get("only_when_news", ()) and not _is_news(rule, record, entry):
@@ -112,7 +112,7 @@ def _says_positive(words: str) -> bool:
 def prior_drug(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
     """CI-02: RA indication and any past or present use of an alkylating agent."""
     uses = focus_uses(rule, record)
-    if not uses or indication(uses[0], record) != RHEUMATOID:
+    if not uses or indication(uses[0], record, pack) != rule.param("only_with_indication"):
         return []
     prior = [use for use in record.medications + record.drafts if use.concepts & rule.interactants]
     if not prior:

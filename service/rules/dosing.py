@@ -10,12 +10,12 @@ from datetime import timedelta
 from service.knowledge import KnowledgePack, Rule
 from service.record import MedicationUse, PatientRecord
 from service.record.model import Measurement
-from service.rules.common import TRANSPLANT, basis, focus_uses, indication, is_new_start, mg, per_kg
+from service.rules.common import basis, focus_uses, indication, is_new_start, mg, per_kg
 from service.rules.findings import DoseChange, Finding
 
 
-def weight(record: PatientRecord, max_age_days: int) -> Measurement | None:
-    latest = record.latest("body-weight")
+def weight(record: PatientRecord, max_age_days: int, pack: KnowledgePack) -> Measurement | None:
+    latest = record.latest(pack.weight_concept)
     if latest and latest.value > 0 and record.now - latest.effective <= timedelta(days=max_age_days):
         return latest
     return None
@@ -24,8 +24,8 @@ def weight(record: PatientRecord, max_age_days: int) -> Measurement | None:
 def dose_range(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
     findings = []
     for use in focus_uses(rule, record):
-        kg = weight(record, rule.param("weight_max_age_days"))
-        why = indication(use, record)
+        kg = weight(record, rule.param("weight_max_age_days"), pack)
+        why = indication(use, record, pack)
         daily = use.dose.high
         if daily is None or kg is None or not _applies(rule, why):
             continue
@@ -51,7 +51,7 @@ def _variant(rule: Rule, record: PatientRecord, use: MedicationUse, dose: float)
         return None
     since = rule.parameters.get("info_after_transplant_days")
     if since is not None:
-        transplant = [c.when for c in record.conditions if TRANSPLANT in c.current and c.when]
+        transplant = [c.when for c in record.conditions if rule.param("transplant") in c.current and c.when]
         if not transplant or record.now - max(transplant) <= timedelta(days=since):
             return None
     return "above-usual"
@@ -85,7 +85,7 @@ def dose_with_interactant(rule: Rule, record: PatientRecord, pack: KnowledgePack
         return []
     findings = []
     for use in [u for u in record.drafts + record.active_medications if u.has(rule.drug)]:
-        kg = weight(record, rule.param("weight_max_age_days"))
+        kg = weight(record, rule.param("weight_max_age_days"), pack)
         in_scope = (
             record.hook == "patient-view"
             or use in record.drafts_in_scope
@@ -94,7 +94,7 @@ def dose_with_interactant(rule: Rule, record: PatientRecord, pack: KnowledgePack
         daily = use.dose.high
         if not in_scope or daily is None or kg is None:
             continue
-        usual = rule.param("usual_mg_per_kg")[indication(use, record)]
+        usual = rule.param("usual_mg_per_kg")[indication(use, record, pack)]
         limit = usual * rule.param("fraction")
         dose = daily / kg.value
         if dose > limit:
@@ -127,7 +127,7 @@ def dose_data(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Fi
     for use in focus_uses(rule, record):
         if not use.dose.known:
             problems.append(f"{use.reference}: {use.dose.problem}.")
-        elif not weight(record, rule.param("weight_max_age_days")):
+        elif not weight(record, rule.param("weight_max_age_days"), pack):
             days = rule.param("weight_max_age_days")
             problems.append(f"No body weight from the last {days} days is on file.")
     return [Finding(rule.id, "not-checked", items=tuple(dict.fromkeys(problems)))] if problems else []
@@ -137,7 +137,7 @@ def renal(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Findin
     """DOSE-05: lower doses in renal impairment; eGFR below the pack threshold or dialysis."""
     if not focus_uses(rule, record):
         return []
-    egfr = record.latest("egfr")
+    egfr = record.latest(rule.param("analyte"))
     recent = egfr is not None and record.now - egfr.effective <= timedelta(days=rule.param("lookback_days"))
     if egfr is not None and recent and egfr.value < rule.param("egfr_below"):
         return [

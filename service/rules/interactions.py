@@ -119,11 +119,11 @@ def _ordered(rule, pack, draft, mine, partner, theirs, origin, record=None) -> F
         phrases={"other_description": rule.phrases[origin]},
         basis=(_basis(draft), _basis(partner)),
         draft_reference=draft.reference if draft.resource_id else None,
-        indicator=_escalated(rule, record),
+        indicator=_escalated(rule, record, pack),
     )
 
 
-def _escalated(rule: Rule, record: PatientRecord | None) -> str | None:
+def _escalated(rule: Rule, record: PatientRecord | None, pack: KnowledgePack) -> str | None:
     """A stronger indicator when one of the rule's `escalate_if_*` parameters holds for this patient."""
     if record is None:
         return None
@@ -135,28 +135,28 @@ def _escalated(rule: Rule, record: PatientRecord | None) -> str | None:
     }
     for name, holds in checks.items():
         spec = rule.parameters.get(name)
-        if spec and holds(record, rule, spec):
+        if spec and holds(record, rule, spec, pack):
             return spec["indicator"]
     return None
 
 
-def _tpmt_reduced(record: PatientRecord, rule: Rule, spec: dict) -> bool:
+def _tpmt_reduced(record: PatientRecord, rule: Rule, spec: dict, pack: KnowledgePack) -> bool:
     """DDI-08: TPMT phenotype in the pack's list."""
     tpmt = record.phenotypes.get("TPMT")
     return bool(tpmt and tpmt.value in spec["phenotypes"])
 
 
-def _combined(record: PatientRecord, rule: Rule, spec: dict) -> bool:
+def _combined(record: PatientRecord, rule: Rule, spec: dict, pack: KnowledgePack) -> bool:
     """DDI-09: another immunosuppressant active or drafted besides azathioprine (`concepts` already expanded)."""
     wanted = frozenset(spec["concepts"])
     return any(use.concepts & wanted for use in record.active_medications + record.drafts)
 
 
-def _dose_above(record: PatientRecord, rule: Rule, spec: dict) -> bool:
+def _dose_above(record: PatientRecord, rule: Rule, spec: dict, pack: KnowledgePack) -> bool:
     """DDI-09: azathioprine above the pack's mg/kg/day (no weight or dose: not escalated, the card says why)."""
     from service.rules.dosing import weight  # dosing imports nothing from here; kept local to show the one use
 
-    kg = weight(record, spec["weight_max_age_days"])
+    kg = weight(record, spec["weight_max_age_days"], pack)
     doses = [
         use.dose.high
         for use in record.active_medications + record.drafts
@@ -165,7 +165,7 @@ def _dose_above(record: PatientRecord, rule: Rule, spec: dict) -> bool:
     return bool(kg and doses and max(doses) / kg.value > spec["mg_per_kg"])
 
 
-def _young_male_with(record: PatientRecord, rule: Rule, spec: dict) -> bool:
+def _young_male_with(record: PatientRecord, rule: Rule, spec: dict, pack: KnowledgePack) -> bool:
     """DDI-13: the hepatosplenic T-cell lymphoma reports concern young men with inflammatory bowel disease."""
     age = record.age_years
     return (

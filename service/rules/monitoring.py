@@ -208,9 +208,10 @@ def evaluate_thresholds(rule: Rule, record: PatientRecord, pack: KnowledgePack) 
             headlines.append(f"{pack.concepts[analyte].display} falling ({number(last.value)} "
                              f"{display_unit(last.unit)} on {last.effective.date()})")  # fmt: skip
             indicators.append("warning")
-    creatinine = record.series("creatinine")
+    rise_spec = rule.parameters.get("creatinine_rise")
+    creatinine = record.series(rise_spec["analyte"]) if rise_spec else []
     recent = bool(creatinine) and creatinine[-1].effective >= oldest
-    rise = _creatinine_rise(creatinine, rule.parameters.get("creatinine_rise")) if recent else None
+    rise = _creatinine_rise(creatinine, rise_spec) if recent else None
     if rise:
         problems.append(f"creatinine rose {rise}")
         last = creatinine[-1]
@@ -310,7 +311,7 @@ def evaluate_inr(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list
     if not pairs:
         return []
     window = rule.param("window_days")
-    latest = record.latest("inr")
+    latest = record.latest(rule.param("analyte"))
     if latest and latest.effective < _since(rule, record):
         latest = None
     if latest and (record.now - latest.effective).days <= window:

@@ -63,6 +63,7 @@ class Terminology:
                 synonyms[word] = concept.id
         # Lab results are converted to the analyte's canonical unit with this table (generic and own factors).
         self.unit_factors = {c.id: factor_table(c.unit, c.conversions) for c in pack.concepts.values() if c.unit}
+        self.qualitative = frozenset(c.id for c in pack.concepts.values() if c.qualitative)
         self._synonyms = synonyms
         # One-word synonyms are found by splitting the text into words (fast); phrases need a (small) regex.
         self._words = {word for word in synonyms if re.fullmatch(r"[a-z0-9]+", word)}
