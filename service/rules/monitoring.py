@@ -89,7 +89,7 @@ def _check_schedule(rule: Rule, now: datetime, start, latest: date | None, scope
     interval, grace, label = phases[index]["interval_days"], graces[index], phases[index]["label"]
     tighter = rule.param("after_dose_change")
     if dose_changed and tighter["interval_days"] < interval:
-        interval, grace, label = tighter["interval_days"], tighter["grace_days"], "every 2 weeks after a dose change"
+        interval, grace, label = tighter["interval_days"], tighter["grace_days"], tighter["label"]
     values = {
         "interval_days": str(interval),
         "grace_days": str(grace),
