@@ -82,5 +82,5 @@ class DeadlineTransport(httpx.HTTPTransport):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         # httpx builds its httpcore pool without a hook for the network backend; wrap the one it chose (tested in
-        # tests/test_fhir_client.py against a server that trickles its headers).
+        # tests/fhir/test_fhir_client.py against a server that trickles its headers).
         self._pool._network_backend = _DeadlineBackend(self._pool._network_backend)

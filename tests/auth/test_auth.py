@@ -10,7 +10,6 @@ import json
 import random
 import time
 import uuid
-from pathlib import Path
 
 import jwt
 import pytest
@@ -315,7 +314,7 @@ def test_the_sandbox_tokens_verify_in_developer_trust(captured):
     """Genuine third-party vectors: each verifies against the shipped developer trust file at its own iat."""
     bearer = captured["headers"]["Authorization"].split()[1]
     issued = jwt.decode(bearer, options={"verify_signature": False})["iat"]
-    trust = TrustStore.from_files([Path(__file__).resolve().parents[1] / "service" / "auth" / "dev-trust.json"])
+    trust = TrustStore.from_files([REPO / "service" / "auth" / "dev-trust.json"])
     verifier = TokenVerifier(trust, MemoryReplays(), clock=lambda: issued + 5)
     verified = verifier.verify(f"Bearer {bearer}", "http://127.0.0.1:3001" + captured["path"])
     assert verified.iss == "https://sandbox.cds-hooks.org"
@@ -389,6 +388,6 @@ def test_mutated_tokens_are_refused_never_a_500(secured, keys):
 def test_every_algorithm_a_trust_file_may_name_has_a_verifier():
     from service.auth.verify import ALGORITHMS
 
-    schema = json.loads((Path(__file__).parent.parent / "service" / "auth" / "trust.schema.json").read_text())
+    schema = json.loads((REPO / "service" / "auth" / "trust.schema.json").read_text())
     named = schema["properties"]["issuers"]["items"]["properties"]["algorithms"]["items"]["enum"]
     assert set(named) <= set(ALGORITHMS) and not {"none", "HS256"} & set(named)

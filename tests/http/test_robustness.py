@@ -5,14 +5,13 @@ from __future__ import annotations
 import copy
 import json
 import random
-from pathlib import Path
 
 import pytest
-from helpers import AZATHIOPRINE, FIXTURES, assert_valid_response, bundle, hook_request, med_request, post_json
+from helpers import AZATHIOPRINE, FIXTURES, REPO, assert_valid_response, bundle, hook_request, med_request, post_json
 
 from service.replay import load_fixture
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "fhir" / "r4-examples"
+EXAMPLES = REPO / "fixtures" / "fhir" / "r4-examples"
 
 
 def examples(prefix: str) -> list[dict]:
