@@ -104,6 +104,11 @@ class Rule:
     def param(self, name: str) -> Any:
         return self.parameters[name]
 
+    def phrase(self, name: str, **values: object) -> str:
+        """The family's phrase `name` with its `{placeholders}` filled, as plain text: rendering escapes what
+        reaches a card. A phrase or value missing is a pack/evaluator mismatch (tests/rules/test_phrases.py)."""
+        return PLACEHOLDER.sub(lambda match: str(values[match.group(1)]), self.phrases[name])
+
 
 @dataclass(frozen=True)
 class Table:

@@ -45,7 +45,7 @@ def condition(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Fi
         return []
     wanted = set(rule.param("conditions"))
     present = record.has_condition(wanted)
-    test = None if present else _positive_test(record, rule.parameters.get("positive_test"))
+    test = None if present else _positive_test(rule, record, rule.parameters.get("positive_test"))
     if not (present or test):
         return []
     needs_ra = rule.parameters.get("only_with_indication")
@@ -59,7 +59,7 @@ def condition(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Fi
     if not entry.text:
         entry.text = pack.concepts[min(entry.current & wanted)].display
     return _finding(
-        rule, record, "present", {"condition_text": entry.describe()}, _window_basis(entry, wanted, pack, record)
+        rule, record, "present", {"condition_text": entry.describe()}, _window_basis(rule, entry, wanted, pack, record)
     )
 
 
@@ -73,21 +73,20 @@ def _is_news(rule: Rule, record: PatientRecord, entry) -> bool:
     return entry.when is None or decided is None or entry.when > decided
 
 
-def _window_basis(entry, wanted: set[str], pack: KnowledgePack, record: PatientRecord) -> tuple[str, ...]:
+def _window_basis(rule: Rule, entry, wanted: set[str], pack: KnowledgePack, record: PatientRecord) -> tuple[str, ...]:
     """Say so when a time-bound condition was taken as current from its date alone (it was never closed)."""
     lines = []
     for concept_id in sorted(entry.current & wanted):
         window = pack.concepts[concept_id].current_for_days
         if window and entry.when:
-            age = (record.now - entry.when).days
-            lines.append(f"{entry.text}: recorded {age} days ago and not closed; taken as current because it is within "
-                         f"{window} days (the pack's window for {pack.concepts[concept_id].display})")  # fmt: skip
+            age, concept = (record.now - entry.when).days, pack.concepts[concept_id].display
+            lines.append(rule.phrase("window-current", entry=entry.text, age=age, window=window, concept=concept))
         elif window:
-            lines.append(f"{entry.text}: no onset or record date, taken as current")
+            lines.append(rule.phrase("window-undated", entry=entry.text))
     return tuple(lines)
 
 
-def _positive_test(record: PatientRecord, spec: dict | None) -> str | None:
+def _positive_test(rule: Rule, record: PatientRecord, spec: dict | None) -> str | None:
     """A positive qualitative hCG, or a quantitative one above the pack's cut-off, within the pack's window."""
     if not spec:
         return None
@@ -96,17 +95,21 @@ def _positive_test(record: PatientRecord, spec: dict | None) -> str | None:
     for result in record.labs:
         if result.effective is None or record.now - result.effective > window or result.status not in COUNTABLE:
             continue
-        if result.analyte == spec["analyte"] and _says_positive(result.text):
-            return f"positive pregnancy test on {result.effective.date()}"
+        if result.analyte == spec["analyte"] and _says_positive(result.text, spec):
+            return rule.phrase("positive-test", date=result.effective.date())
         above = quantitative.get("above")
         above_limit = above is not None and result.value is not None and result.value > above
         if result.analyte == quantitative.get("analyte") and above_limit:
-            return f"hCG {result.value:.0f} IU/L on {result.effective.date()} (above {above})"
+            return rule.phrase(
+                "quantitative-test", value=f"{result.value:.0f}", date=result.effective.date(), limit=above
+            )
     return None
 
 
-def _says_positive(words: str) -> bool:
-    return ("positive" in words or "detected" in words) and "negative" not in words and "not detected" not in words
+def _says_positive(words: str, spec: dict) -> bool:
+    """The result's text says one of the rule's positive words and none of its negative ones."""
+    positive = any(word in words for word in spec["positive_words"])
+    return positive and not any(word in words for word in spec["negative_words"])
 
 
 def prior_drug(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:

@@ -26,18 +26,20 @@ def incomplete_record(rule: Rule, record: PatientRecord, pack: KnowledgePack) ->
     problems = list(record.medication_problems)
     for key, note in record.truncated.items():
         if key in REPORTED_KEYS:
-            problems.append(f"{key}: {note}{_checks_short(pack, record, key)}.")
+            problems.append(
+                rule.phrase("truncated", key=key, note=note, checks_short=_checks_short(rule, pack, record, key))
+            )
     return [Finding(rule.id, "incomplete", items=tuple(problems))] if problems else []
 
 
-def _checks_short(pack: KnowledgePack, record: PatientRecord, key: str) -> str:
+def _checks_short(rule: Rule, pack: KnowledgePack, record: PatientRecord, key: str) -> str:
     """The rules whose look-back reaches further back than the results that could be read."""
     oldest = record.read_back_to.get(key)
     if not oldest:
         return ""
     short = [
-        f"{rule_id} ({days} days)"
+        rule.phrase("rule-lookback", rule=rule_id, days=days)
         for rule_id, days in sorted(lookbacks(pack).get(key, {}).items())
         if (record.now - timedelta(days=days)).date().isoformat() < oldest
     ]
-    return f"; checks that look further back: {', '.join(short)}" if short else ""
+    return rule.phrase("checks-short", rules=", ".join(short)) if short else ""

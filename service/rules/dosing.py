@@ -126,10 +126,9 @@ def dose_data(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Fi
     problems = []
     for use in focus_uses(rule, record):
         if not use.dose.known:
-            problems.append(f"{use.reference}: {use.dose.problem}.")
+            problems.append(rule.phrase("dose-problem", reference=use.reference, problem=use.dose.problem))
         elif not weight(record, rule.param("weight_max_age_days"), pack):
-            days = rule.param("weight_max_age_days")
-            problems.append(f"No body weight from the last {days} days is on file.")
+            problems.append(rule.phrase("no-weight", days=rule.param("weight_max_age_days")))
     return [Finding(rule.id, "not-checked", items=tuple(dict.fromkeys(problems)))] if problems else []
 
 

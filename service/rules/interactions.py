@@ -78,7 +78,9 @@ def _recently_immunized(rule: Rule, record: PatientRecord, pack: KnowledgePack, 
         "draft_drug": pack.concepts[rule.drug].display,
         "other_drug": pack.concepts[min(shot.concepts & rule.interactants)].display,
         "draft_label": draft.label,
-        "other_label": f"{shot.text or 'live vaccine'} on {when.date()}",
+        "other_label": rule.phrase(
+            "immunized-on", vaccine=shot.text or rule.phrase("vaccine-unnamed"), date=when.date()
+        ),
     }
     return [
         Finding(
@@ -199,7 +201,7 @@ def _duplicate_drafts(rule: Rule, record: PatientRecord) -> list[Finding]:
 
 def _pair_finding(rule: Rule, variant: str, first: MedicationUse, second: MedicationUse) -> Finding:
     doses = [use.dose.high for use in (first, second) if use.dose.high is not None]
-    total = f"{sum(doses):.0f} mg/day" if len(doses) == 2 else "not computable"
+    total = rule.phrase("total-dose", total=f"{sum(doses):.0f}") if len(doses) == 2 else rule.phrase("total-unknown")
     values = {"drug_label": first.label, "other_label": second.label, "total": total}
     return Finding(rule.id, variant, values, basis=(_basis(first), _basis(second)))
 

@@ -141,10 +141,8 @@ def _jaundice(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Fi
         latest = record.latest(analyte)
         limit = latest.high if latest and latest.high else (spec["alt_ast_above"] if analyte != "bilirubin" else None)
         if latest and limit is not None and latest.value > limit:
-            raised.append(
-                f"{pack.concepts[analyte].display} {number(latest.value)} {display_unit(latest.unit)} on "
-                f"{latest.effective.date()} (above {number(limit)})"
-            )
+            found = _result(rule, pack.concepts[analyte].display, latest)
+            raised.append(rule.phrase("past-limit", result=found, direction=rule.phrase("above"), limit=number(limit)))
     return [Finding(rule.id, "jaundice", items=tuple(raised))] if raised else []
 
 
@@ -189,10 +187,11 @@ def evaluate_thresholds(rule: Rule, record: PatientRecord, pack: KnowledgePack) 
     for limit in rule.param("thresholds"):
         latest = record.latest(limit["analyte"])
         if latest and latest.effective >= oldest and _breaches(latest.value, limit):
-            name = pack.concepts[limit["analyte"]].display
+            found = _result(rule, pack.concepts[limit["analyte"]].display, latest)
             direction = "below" if "below" in limit else "above"
-            found = f"{name} {number(latest.value)} {display_unit(latest.unit)} on {latest.effective.date()}"
-            problems.append(f"{found} ({direction} {limit.get('below', limit.get('above'))})")
+            problems.append(
+                rule.phrase("past-limit", result=found, direction=rule.phrase(direction), limit=limit[direction])
+            )
             headlines.append(found)
             indicators.append(limit["indicator"])
     for analyte in rule.parameters.get("fall_analytes", []):
@@ -200,31 +199,38 @@ def evaluate_thresholds(rule: Rule, record: PatientRecord, pack: KnowledgePack) 
         if not series or series[-1].effective < oldest:
             continue  # a trend is news only when its latest result is
         within = rule.param("fall_within_days")
-        fall = _rapid_fall(series, rule.param("fall_fraction"), within)
-        falls = _successive_falls(series, rule.parameters.get("successive_falls"), within)
+        fall = _rapid_fall(rule, series, rule.param("fall_fraction"), within)
+        falls = _successive_falls(rule, series, rule.parameters.get("successive_falls"), within)
         if fall or falls:
-            problems.append(f"{pack.concepts[analyte].display} fell {fall or falls}")
-            last = series[-1]
-            headlines.append(f"{pack.concepts[analyte].display} falling ({number(last.value)} "
-                             f"{display_unit(last.unit)} on {last.effective.date()})")  # fmt: skip
+            name, last = pack.concepts[analyte].display, series[-1]
+            problems.append(rule.phrase("fell", analyte=name, how=fall or falls))
+            headlines.append(rule.phrase("falling", analyte=name, **_reading(last)))
             indicators.append("warning")
     rise_spec = rule.parameters.get("creatinine_rise")
     creatinine = record.series(rise_spec["analyte"]) if rise_spec else []
     recent = bool(creatinine) and creatinine[-1].effective >= oldest
-    rise = _creatinine_rise(creatinine, rise_spec) if recent else None
+    rise = _creatinine_rise(rule, creatinine, rise_spec) if recent else None
     if rise:
-        problems.append(f"creatinine rose {rise}")
-        last = creatinine[-1]
-        when = last.effective.date()
-        headlines.append(f"creatinine rising ({number(last.value)} {display_unit(last.unit)} on {when})")
+        problems.append(rule.phrase("creatinine-rose", how=rise))
+        headlines.append(rule.phrase("creatinine-rising", **_reading(creatinine[-1])))
         indicators.append("warning")
     if not problems:
         return []
     indicator = min(indicators, key=lambda i: SEVERITY[i])
-    headline = headlines[0] + (f" and {len(headlines) - 1} more" if len(headlines) > 1 else "")
+    more = len(headlines) - 1
+    headline = rule.phrase("and-more", first=headlines[0], more=more) if more else headlines[0]
     headline = (headline[0].upper() + headline[1:])[:HEADLINE_WIDTH]
     values = {"drug_label": uses[0].label, "headline": headline}
     return [Finding(rule.id, "abnormal", values, items=tuple(problems), indicator=indicator)]
+
+
+def _reading(result: Measurement) -> dict[str, str]:
+    return {"value": number(result.value), "unit": display_unit(result.unit), "date": str(result.effective.date())}
+
+
+def _result(rule: Rule, analyte: str, result: Measurement) -> str:
+    """ "Neutrophil count 0.8 x10^9/L on 2026-11-27": a result as cards name it."""
+    return rule.phrase("result", analyte=analyte, **_reading(result))
 
 
 def number(value: float) -> str:
@@ -241,20 +247,22 @@ def _breaches(value: float, limit: dict) -> bool:
     return value < limit["below"] if "below" in limit else value > limit["above"]
 
 
-def _rapid_fall(results: list[Measurement], fraction: float, within_days: int) -> str | None:
+def _rapid_fall(rule: Rule, results: list[Measurement], fraction: float, within_days: int) -> str | None:
     if len(results) < 2:
         return None
     previous, latest = results[-2], results[-1]
     drop = (previous.value - latest.value) / previous.value
     if drop <= fraction or (latest.effective - previous.effective).days > within_days:
         return None
-    return (
-        f"by {drop:.0%}, from {number(previous.value)} on {previous.effective.date()} "
-        f"to {number(latest.value)} on {latest.effective.date()}"
-    )
+    return rule.phrase("rapid-fall", percent=f"{drop:.0%}", **_from_to(previous, latest))
 
 
-def _successive_falls(results: list[Measurement], spec: dict | None, within_days: int) -> str | None:
+def _from_to(first: Measurement, last: Measurement) -> dict[str, str]:
+    return {"first": number(first.value), "first_date": str(first.effective.date()),
+            "last": number(last.value), "last_date": str(last.effective.date())}  # fmt: skip
+
+
+def _successive_falls(rule: Rule, results: list[Measurement], spec: dict | None, within_days: int) -> str | None:
     """The last `count` results each fell by more than `fraction` from the one before, one monitoring interval
     apart at most (`within_days`), or ending below the lower limit of the result's own reference range: a drift
     over years inside the normal range is not a warning sign."""
@@ -269,16 +277,12 @@ def _successive_falls(results: list[Measurement], spec: dict | None, within_days
     if not below_normal and any((b.effective - a.effective).days > within_days for a, b in steps):
         return None
     if all((a.value - b.value) / a.value > spec["fraction"] for a, b in zip(results, results[1:], strict=False)):
-        first = results[0]
-        return (
-            f"{spec['count']} times in a row, from {number(first.value)} on {first.effective.date()} "
-            f"to {number(last.value)} on {last.effective.date()}"
-            + (f" (below the lower limit {number(last.low)})" if below_normal and last.low is not None else "")
-        )
+        below = rule.phrase("below-lower-limit", low=number(last.low)) if below_normal and last.low is not None else ""
+        return rule.phrase("successive-falls", count=spec["count"], below_limit=below, **_from_to(results[0], last))
     return None
 
 
-def _creatinine_rise(results: list[Measurement], spec: dict | None) -> str | None:
+def _creatinine_rise(rule: Rule, results: list[Measurement], spec: dict | None) -> str | None:
     """The latest creatinine is more than `fraction` above the baseline: the median of the results of the previous
     `over_days` (a median, so that one low value from a dilute sample or another lab does not become the baseline)."""
     if not spec or len(results) < 2:
@@ -292,10 +296,8 @@ def _creatinine_rise(results: list[Measurement], spec: dict | None) -> str | Non
     rise = (latest.value - baseline) / baseline
     if rise <= spec["fraction"]:
         return None
-    return (
-        f"by {rise:.0%} within a year, from a median of {number(baseline)} over the previous year "
-        f"to {number(latest.value)} umol/L on {latest.effective.date()}"
-    )
+    return rule.phrase("creatinine-rise", percent=f"{rise:.0%}", baseline=number(baseline),
+                       last=number(latest.value), date=latest.effective.date())  # fmt: skip
 
 
 def evaluate_inr(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
@@ -324,6 +326,6 @@ def evaluate_inr(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list
         "lookback_days": str(rule.param("lookback_days")),
     }
     if latest:
-        values["last_inr"] = f"{number(latest.value)} on {latest.effective.date()}"
+        values["last_inr"] = rule.phrase("inr-last", value=number(latest.value), date=latest.effective.date())
     phrases = {} if latest else {"last_inr": rule.phrases["inr-none"]}
     return [Finding(rule.id, "no-recent-inr", values, phrases, basis=(_basis(draft), _basis(other)))]

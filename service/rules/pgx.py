@@ -15,8 +15,8 @@ def cpic(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding
     findings = _uninterpretable(rule, record, pack, uses[0])
     if not record.phenotypes:
         return findings
-    tpmt = _label(record, "TPMT")
-    nudt15 = _label(record, "NUDT15")
+    tpmt = _label(rule, record, "TPMT")
+    nudt15 = _label(rule, record, "NUDT15")
     row = next((r for r in rule.param("table") if r["TPMT"] == tpmt and r["NUDT15"] == nudt15), None)
     if row is None or row["action"] == "standard":
         return findings
@@ -29,8 +29,8 @@ def cpic(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding
         "recommendation": row["recommendation"],
         "drug_label": use.label,
         "classification": row["classification"],
-        "results": _results(record.phenotypes.values()),
-        "table_version": _table_version(pack),
+        "results": _results(rule, record.phenotypes.values()),
+        "table_version": _table_version(rule, pack),
     }
     from_activity = any(p.from_activity for p in record.phenotypes.values())
     phrases = {"caveat": rule.phrases["activity-caveat" if from_activity else "no-caveat"]}
@@ -56,31 +56,31 @@ def _uninterpretable(rule: Rule, record: PatientRecord, pack: KnowledgePack, use
     unread = {gene: why for gene, why in record.pgx_uninterpretable.items() if gene not in record.phenotypes}
     if not unread or record.hook not in rule.param("uninterpretable_hooks"):
         return []
-    results = "; ".join(f"{gene}: {why}" for gene, why in sorted(unread.items()))
-    values = {"drug_label": use.label, "results": results, "table_version": _table_version(pack)}
+    results = "; ".join(rule.phrase("gene-unread", gene=gene, why=why) for gene, why in sorted(unread.items()))
+    values = {"drug_label": use.label, "results": results, "table_version": _table_version(rule, pack)}
     return [Finding(rule.id, "uninterpretable", values, {"caveat": ""}, basis=(basis(use),))]
 
 
-def _results(phenotypes) -> str:
+def _results(rule: Rule, phenotypes) -> str:
     """Which result gave each gene's phenotype, how it was read, and what disagrees with it."""
     lines = []
-    for phenotype in sorted(phenotypes, key=lambda p: p.gene):
-        line = f"{phenotype.gene} {phenotype.value} from {phenotype.method}, {phenotype.evidence}"
-        if phenotype.note:
-            line += f" ({phenotype.note})"
-        if phenotype.conflict:
-            line += f"; more cautious than {phenotype.conflict}"
+    for p in sorted(phenotypes, key=lambda p: p.gene):
+        line = rule.phrase("gene-result", gene=p.gene, phenotype=p.value, method=p.method, evidence=p.evidence)
+        if p.note:
+            line += rule.phrase("gene-note", note=p.note)
+        if p.conflict:
+            line += rule.phrase("gene-conflict", conflict=p.conflict)
         lines.append(line)
     return "; ".join(lines)
 
 
-def _table_version(pack: KnowledgePack) -> str:
-    return f"CPIC data {pack.tables['cpic-diplotype-phenotype'].version}"
+def _table_version(rule: Rule, pack: KnowledgePack) -> str:
+    return rule.phrase("table-version", version=pack.tables["cpic-diplotype-phenotype"].version)
 
 
-def _label(record: PatientRecord, gene: str) -> str:
+def _label(rule: Rule, record: PatientRecord, gene: str) -> str:
     phenotype = record.phenotypes.get(gene)
-    return phenotype.value if phenotype else "No Result"  # values are CPIC's own terms (the pack's displays)
+    return phenotype.value if phenotype else rule.phrase("no-result")  # CPIC's own terms (the pack's displays)
 
 
 def _factor(rule: Rule, row: dict) -> float | None:
