@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from service.knowledge import KnowledgePack, Rule
-from service.rules import READS
 
 HOOK_ORDER = ("patient-view", "order-select", "order-sign")
 
@@ -31,7 +30,7 @@ def _row(rule: Rule, pack: KnowledgePack) -> str:
     indicator = rule.indicator + (f" ({' or '.join(variants)} in some cases)" if variants else "")
     concepts = sorted(_named_concepts(rule, pack), key=str.lower)
     sources = "; ".join(_source(item, pack) for item in rule.evidence)
-    cells = [rule.id, rule.title, hooks, indicator, READS[rule.kind], ", ".join(concepts) or "-", sources]
+    cells = [rule.id, rule.title, hooks, indicator, pack.kinds[rule.kind], ", ".join(concepts) or "-", sources]
     return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 
 

@@ -36,7 +36,7 @@ SUMMARY_PLACEHOLDER_WIDTH = {
     "maximum": 4,
     "limit": 5,
     "age": 3,
-    "egfr": 4,
+    "egfr_value": 4,
     "headline": 90,  # MON-03 / PREC-06: the first result found, cut to this width by the rule
     "lookback_days": 4,
 }
@@ -134,6 +134,7 @@ class KnowledgePack:
     amendments: tuple[dict, ...] = ()
     restart_gap_days: int = 90  # manifest `therapy`: courses of a drug further apart than this are a restart
     indication_precedence: tuple[str, ...] = ()  # manifest `therapy`: the concepts that name an order's indication
+    kinds: dict[str, str] = field(default_factory=dict)  # manifest `kinds`: kind of rule -> what it reads
 
     def rules_for(self, hook: str) -> tuple[Rule, ...]:
         return self._rules_by_hook.get(hook, ())
@@ -213,6 +214,8 @@ def load_pack(directory: Path) -> KnowledgePack:
     unknown = [c for c in manifest["therapy"]["indication_precedence"]["value"] if c not in concepts]
     if unknown:
         problems.append(f"manifest.json: therapy indication_precedence: unknown concepts {unknown}")
+    problems += [f"rule {rule.id}: kind {rule.kind!r} is not in the manifest's kinds"
+                 for rule in rules if rule.kind not in manifest["kinds"]]  # fmt: skip
     rule_ids = {rule.id for rule in rules}
     for amendment in manifest.get("amendments", ()):
         if amendment["rule"] not in rule_ids or amendment["source"] not in sources:
@@ -232,6 +235,7 @@ def load_pack(directory: Path) -> KnowledgePack:
         amendments=tuple(manifest.get("amendments", ())),
         restart_gap_days=manifest["therapy"]["restart_gap_days"]["value"],
         indication_precedence=tuple(manifest["therapy"]["indication_precedence"]["value"]),
+        kinds={kind: spec["reads"] for kind, spec in manifest["kinds"].items()},
     )
 
 

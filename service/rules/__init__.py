@@ -15,7 +15,7 @@ Evaluator = Callable[[Rule, PatientRecord, KnowledgePack], list[Finding]]
 
 EVALUATORS: dict[str, Evaluator] = {
     "interaction": interactions.evaluate,
-    "live-vaccine": interactions.evaluate,
+    "vaccine-interaction": interactions.evaluate,
     "cbc-schedule": monitoring.evaluate_cbc,
     "lft-schedule": monitoring.evaluate_lft,
     "lab-threshold": monitoring.evaluate_thresholds,
@@ -35,36 +35,10 @@ EVALUATORS: dict[str, Evaluator] = {
     "incomplete-record": data_quality.incomplete_record,
 }
 
-# What each kind of rule reads from the patient record, for the knowledge-pack catalogue (`aza-cds knowledge
-# catalogue`); the concepts a rule names come from the pack itself.
-READS: dict[str, str] = {
-    "interaction": "draft and active medications (orders and statements); phenotypes, age, sex or conditions "
-    "where the rule escalates on them",
-    "live-vaccine": "draft and active medications, immunizations, the azathioprine dose",
-    "cbc-schedule": "azathioprine orders and statements (start, dose changes), CBC results",
-    "lft-schedule": "azathioprine orders and statements (start), liver test results, conditions (jaundice)",
-    "lab-threshold": "lab results (latest and their series), azathioprine orders (new start)",
-    "inr-check": "draft azathioprine and coumarin orders, active ones, INR results",
-    "dose-range": "draft and active azathioprine doses (mg/day), the latest weight, conditions (indication)",
-    "dose-reduced-with": "draft azathioprine doses (mg/day), active allopurinol, the latest weight",
-    "dose-data": "draft azathioprine doses, the latest weight",
-    "renal-dose": "draft azathioprine orders, the latest eGFR, conditions (dialysis)",
-    "elderly-dose": "draft azathioprine orders (new start), age",
-    "pgx-cpic": "TPMT and NUDT15 results (phenotypes)",
-    "pgx-test": "draft azathioprine orders (new start), TPMT and NUDT15 results on file",
-    "allergy": "allergies and intolerances",
-    "condition": "current conditions; lab results where a positive test counts (hCG)",
-    "prior-drug": "medication history (orders and statements of any status)",
-    "new-start": "draft azathioprine orders, earlier azathioprine orders and statements",
-    "unreadable-draft": "draft orders that could not be read",
-    "incomplete-record": "which prefetch data could not be fetched in full",
-}
-
-
 # Kinds of rule that are about keeping a living patient safe over time: after death, a chart opening gets no cards
 # at all, and an order (the record may be wrong, so its own checks still run) gets none of these.
 AFTER_DEATH_SILENT = frozenset(
-    {"interaction", "live-vaccine", "cbc-schedule", "lft-schedule", "lab-threshold", "inr-check"}
+    {"interaction", "vaccine-interaction", "cbc-schedule", "lft-schedule", "lab-threshold", "inr-check"}
 )
 
 
@@ -103,4 +77,4 @@ def evaluate(
     return sorted(kept, key=lambda pair: pair[1].sort_key(pair[0]))
 
 
-__all__ = ["EVALUATORS", "READS", "RESULT_SEARCHES", "CardPolicy", "Finding", "analytes_read", "evaluate", "lookbacks"]
+__all__ = ["EVALUATORS", "RESULT_SEARCHES", "CardPolicy", "Finding", "analytes_read", "evaluate", "lookbacks"]

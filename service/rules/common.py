@@ -18,7 +18,7 @@ RESULT_SEARCHES: dict[str, tuple[str, ...]] = {
     "dose-range": ("weights",),
     "dose-reduced-with": ("weights",),
     "dose-data": ("weights",),
-    "live-vaccine": ("weights", "immunizations"),
+    "vaccine-interaction": ("weights", "immunizations"),
 }
 
 

@@ -11,6 +11,7 @@ from datetime import timedelta
 from service.knowledge import KnowledgePack, Rule
 from service.record import MedicationUse, PatientRecord
 from service.record.therapy import therapy_of
+from service.rules.common import basis
 from service.rules.findings import Finding
 
 
@@ -88,7 +89,7 @@ def _recently_immunized(rule: Rule, record: PatientRecord, pack: KnowledgePack, 
             "ordered",
             values,
             phrases={"other_description": rule.phrases["other-immunized"]},
-            basis=(_basis(draft),),
+            basis=(basis(draft),),
             draft_reference=draft.reference if draft.resource_id else None,
         )
     ]
@@ -119,7 +120,7 @@ def _ordered(rule, pack, draft, mine, partner, theirs, origin, record=None) -> F
             "other_label": partner.label,
         },
         phrases={"other_description": rule.phrases[origin]},
-        basis=(_basis(draft), _basis(partner)),
+        basis=(basis(draft), basis(partner)),
         draft_reference=draft.reference if draft.resource_id else None,
         indicator=_escalated(rule, record, pack),
     )
@@ -144,7 +145,7 @@ def _escalated(rule: Rule, record: PatientRecord | None, pack: KnowledgePack) ->
 
 def _tpmt_reduced(record: PatientRecord, rule: Rule, spec: dict, pack: KnowledgePack) -> bool:
     """DDI-08: TPMT phenotype in the pack's list."""
-    tpmt = record.phenotypes.get("TPMT")
+    tpmt = record.phenotypes.get(spec["gene"])
     return bool(tpmt and tpmt.value in spec["phenotypes"])
 
 
@@ -171,7 +172,7 @@ def _young_male_with(record: PatientRecord, rule: Rule, spec: dict, pack: Knowle
     """DDI-13: the hepatosplenic T-cell lymphoma reports concern young men with inflammatory bowel disease."""
     age = record.age_years
     return (
-        record.gender == "male"
+        record.gender == spec["gender"]
         and age is not None
         and age <= spec["max_age"]
         and record.has_condition({spec["condition"]})
@@ -203,7 +204,7 @@ def _pair_finding(rule: Rule, variant: str, first: MedicationUse, second: Medica
     doses = [use.dose.high for use in (first, second) if use.dose.high is not None]
     total = rule.phrase("total-dose", total=f"{sum(doses):.0f}") if len(doses) == 2 else rule.phrase("total-unknown")
     values = {"drug_label": first.label, "other_label": second.label, "total": total}
-    return Finding(rule.id, variant, values, basis=(_basis(first), _basis(second)))
+    return Finding(rule.id, variant, values, basis=(basis(first), basis(second)))
 
 
 def _existing(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
@@ -232,10 +233,6 @@ def _existing(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Fi
                 "other_label": theirs.label,
                 "other_drug": pack.concepts[other].display,
             },
-            basis=(_basis(mine), _basis(theirs)),
+            basis=(basis(mine), basis(theirs)),
         )
     ]
-
-
-def _basis(use: MedicationUse) -> str:
-    return f"{use.reference} ({use.status}) recognised by {use.evidence}"

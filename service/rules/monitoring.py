@@ -13,7 +13,7 @@ from service.knowledge.pack import SUMMARY_PLACEHOLDER_WIDTH
 from service.record import MedicationUse, PatientRecord
 from service.record.model import Measurement
 from service.record.therapy import DOSE_CHANGE, focus_therapy, therapy_of
-from service.rules.common import focus_uses, is_new_start
+from service.rules.common import basis, focus_uses, is_new_start
 from service.rules.findings import SEVERITY, Finding
 from service.terminology.units import display_unit
 
@@ -69,7 +69,7 @@ def _check_new_start(rule: Rule, now: datetime, latest: date | None, draft: Medi
     if latest and (now.date() - latest).days <= window:
         return []
     values = {"window_days": str(window), "grace_days": str(grace), "draft_label": draft.label}
-    return [Finding(rule.id, "new-start", values, {"search_scope": scope}, basis=(_basis(draft), therapy.describe()))]
+    return [Finding(rule.id, "new-start", values, {"search_scope": scope}, basis=(basis(draft), therapy.describe()))]
 
 
 def _recent_dose_change(on_file: list[MedicationUse], now: datetime, for_days: int) -> bool:
@@ -120,10 +120,6 @@ def _phase_index(phases: list[dict], day: int | None) -> int:
     return len(phases) - 1
 
 
-def _basis(use: MedicationUse) -> str:
-    return f"{use.reference} ({use.status}) recognised by {use.evidence}"
-
-
 def evaluate_lft(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
     """MON-02: liver tests with each CBC in the first months, then at the pack's longer interval; jaundice with raised
     liver tests is a card of its own."""
@@ -133,17 +129,18 @@ def evaluate_lft(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list
 
 
 def _jaundice(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
-    spec = rule.param("jaundice")
+    spec = rule.param("with_jaundice")
     if not record.has_condition({spec["condition"]}):
         return []
     raised = []
     for analyte in spec["analytes"]:
         latest = record.latest(analyte)
-        limit = latest.high if latest and latest.high else (spec["alt_ast_above"] if analyte != "bilirubin" else None)
+        fixed = spec["alt_ast_above"] if analyte in spec["alt_ast"] else None
+        limit = latest.high if latest and latest.high else fixed
         if latest and limit is not None and latest.value > limit:
             found = _result(rule, pack.concepts[analyte].display, latest)
             raised.append(rule.phrase("past-limit", result=found, direction=rule.phrase("above"), limit=number(limit)))
-    return [Finding(rule.id, "jaundice", items=tuple(raised))] if raised else []
+    return [Finding(rule.id, "raised-with-jaundice", items=tuple(raised))] if raised else []
 
 
 def _lft_schedule(rule: Rule, record: PatientRecord) -> list[Finding]:
@@ -328,4 +325,4 @@ def evaluate_inr(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list
     if latest:
         values["last_inr"] = rule.phrase("inr-last", value=number(latest.value), date=latest.effective.date())
     phrases = {} if latest else {"last_inr": rule.phrases["inr-none"]}
-    return [Finding(rule.id, "no-recent-inr", values, phrases, basis=(_basis(draft), _basis(other)))]
+    return [Finding(rule.id, "no-recent-inr", values, phrases, basis=(basis(draft), basis(other)))]
