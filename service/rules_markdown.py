@@ -48,7 +48,7 @@ def _named_concepts(rule: Rule, pack: KnowledgePack) -> set[str]:
             for item in value:
                 walk(item)
 
-    walk([rule.drug, sorted(rule.interactants), rule.parameters])
+    walk([rule.drug, sorted(rule.interactants), rule.parameters, list(rule.escalations)])
     return found
 
 

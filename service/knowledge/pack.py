@@ -97,6 +97,7 @@ class Rule:
     repeat_on_order_sign: bool = False
     variant_indicators: dict[str, str] = field(default_factory=dict)
     phrases: dict[str, str] = field(default_factory=dict)
+    escalations: tuple[dict, ...] = ()  # {"if": condition, its fields, "indicator"}, tried in order
 
     def indicator_for(self, variant: str) -> str:
         return self.variant_indicators.get(variant, self.indicator)
@@ -335,6 +336,7 @@ def _make_rule(raw: dict, phrases: dict[str, str], groups: dict[str, frozenset[s
         repeat_on_order_sign=raw.get("repeatOnOrderSign", False),
         variant_indicators=raw.get("indicators", {}),
         phrases=phrases,
+        escalations=tuple(_expand(item, groups) for item in raw.get("escalations", ())),
     )
 
 
@@ -356,12 +358,14 @@ def _cross_check(rules: list[Rule], sources: dict, concepts: dict[str, Concept])
         if rule.id in seen:
             problems.append(f"{where}: id used twice")
         seen.add(rule.id)
-        cited = [item["source"] for item in rule.evidence] + [link["source"] for link in rule.links]
+        cited = [item["source"] for item in [*rule.evidence, *rule.links, *rule.escalations]]
         problems += [f"{where}: unknown source {source!r}" for source in cited if source not in sources]
         for link in rule.links:
             if "url" not in sources.get(link["source"], {"url": ""}):
                 problems.append(f"{where}: link source {link['source']!r} has no url")
-        named = [c for value in rule.parameters.values() if isinstance(value, dict) for c in value.get("concepts", [])]
+        specs = [*rule.parameters.values(), *rule.escalations]
+        named = [c for value in specs if isinstance(value, dict) for c in value.get("concepts", [])]
+        named += [e["condition"] for e in rule.escalations if "condition" in e]
         for concept_id in sorted(filter(None, {rule.drug, *rule.interactants, *named})):
             if concept_id not in concepts:
                 problems.append(f"{where}: unknown value-set concept {concept_id!r}")
@@ -390,8 +394,8 @@ def _lookback_problems(rule: Rule) -> list[str]:
         "result_max_age_days": params.get("result_max_age_days"),
         "window_days": params.get("window_days"),
         "positive_test within_days": (params.get("positive_test") or {}).get("within_days"),
-        "escalate_if_dose_above weight_max_age_days": (params.get("escalate_if_dose_above") or {}).get(
-            "weight_max_age_days"
+        "escalation dose-above weight_max_age_days": next(
+            (e["weight_max_age_days"] for e in rule.escalations if e["if"] == "dose-above"), None
         ),
     }
     if "creatinine_rise" in params:

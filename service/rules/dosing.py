@@ -140,7 +140,9 @@ def renal(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Findin
     recent = egfr is not None and record.now - egfr.effective <= timedelta(days=rule.param("lookback_days"))
     if egfr is not None and recent and egfr.value < rule.param("egfr_below"):
         return [
-            Finding(rule.id, "low-egfr", {"egfr_value": f"{egfr.value:.0f}", "egfr_date": egfr.effective.date().isoformat()})
+            Finding(
+                rule.id, "low-egfr", {"egfr_value": f"{egfr.value:.0f}", "egfr_date": egfr.effective.date().isoformat()}
+            )
         ]
     if record.has_condition({rule.param("dialysis_condition")}):
         return [Finding(rule.id, "on-dialysis")]

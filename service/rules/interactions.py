@@ -127,36 +127,29 @@ def _ordered(rule, pack, draft, mine, partner, theirs, origin, record=None) -> F
 
 
 def _escalated(rule: Rule, record: PatientRecord | None, pack: KnowledgePack) -> str | None:
-    """A stronger indicator when one of the rule's `escalate_if_*` parameters holds for this patient."""
+    """The indicator of the first of the rule's escalations that holds for this patient, if any."""
     if record is None:
         return None
-    checks = {
-        "escalate_if_tpmt": _tpmt_reduced,
-        "escalate_if_combined": _combined,
-        "escalate_if_dose_above": _dose_above,
-        "escalate_if_young_male_with": _young_male_with,
-    }
-    for name, holds in checks.items():
-        spec = rule.parameters.get(name)
-        if spec and holds(record, rule, spec, pack):
-            return spec["indicator"]
+    for escalation in rule.escalations:
+        if ESCALATION_TESTS[escalation["if"]](record, rule, escalation, pack):
+            return escalation["indicator"]
     return None
 
 
-def _tpmt_reduced(record: PatientRecord, rule: Rule, spec: dict, pack: KnowledgePack) -> bool:
-    """DDI-08: TPMT phenotype in the pack's list."""
+def _phenotype_in(record: PatientRecord, rule: Rule, spec: dict, pack: KnowledgePack) -> bool:
+    """The phenotype of `gene` is one of `phenotypes` (DDI-08: TPMT activity reduced)."""
     tpmt = record.phenotypes.get(spec["gene"])
     return bool(tpmt and tpmt.value in spec["phenotypes"])
 
 
-def _combined(record: PatientRecord, rule: Rule, spec: dict, pack: KnowledgePack) -> bool:
-    """DDI-09: another immunosuppressant active or drafted besides azathioprine (`concepts` already expanded)."""
+def _also_taking(record: PatientRecord, rule: Rule, spec: dict, pack: KnowledgePack) -> bool:
+    """A drug of `concepts` (groups expanded) is active or drafted (DDI-09: another immunosuppressant)."""
     wanted = frozenset(spec["concepts"])
     return any(use.concepts & wanted for use in record.active_medications + record.drafts)
 
 
 def _dose_above(record: PatientRecord, rule: Rule, spec: dict, pack: KnowledgePack) -> bool:
-    """DDI-09: azathioprine above the pack's mg/kg/day (no weight or dose: not escalated, the card says why)."""
+    """The rule's drug above `mg_per_kg` mg/kg/day (no weight or dose: not escalated; DDI-09)."""
     from service.rules.dosing import weight  # dosing imports nothing from here; kept local to show the one use
 
     kg = weight(record, spec["weight_max_age_days"], pack)
@@ -168,8 +161,9 @@ def _dose_above(record: PatientRecord, rule: Rule, spec: dict, pack: KnowledgePa
     return bool(kg and doses and max(doses) / kg.value > spec["mg_per_kg"])
 
 
-def _young_male_with(record: PatientRecord, rule: Rule, spec: dict, pack: KnowledgePack) -> bool:
-    """DDI-13: the hepatosplenic T-cell lymphoma reports concern young men with inflammatory bowel disease."""
+def _patient_is(record: PatientRecord, rule: Rule, spec: dict, pack: KnowledgePack) -> bool:
+    """Of `gender`, at most `max_age` years old, with the current `condition` (DDI-13: the hepatosplenic T-cell
+    lymphoma reports concern young men with inflammatory bowel disease)."""
     age = record.age_years
     return (
         record.gender == spec["gender"]
@@ -177,6 +171,14 @@ def _young_male_with(record: PatientRecord, rule: Rule, spec: dict, pack: Knowle
         and age <= spec["max_age"]
         and record.has_condition({spec["condition"]})
     )
+
+
+ESCALATION_TESTS = {  # the conditions an escalation may name (cards/schemas/rules.schema.json)
+    "phenotype-in": _phenotype_in,
+    "also-taking": _also_taking,
+    "dose-above": _dose_above,
+    "patient-is": _patient_is,
+}
 
 
 def _duplicate_orders(rule: Rule, record: PatientRecord) -> list[Finding]:

@@ -296,3 +296,30 @@ def test_an_orders_indication_follows_the_packs_precedence():
     ra_order = dataclasses.replace(order, reasons=frozenset({"rheumatoid-arthritis"}))
     assert indication(ra_order, record, PACK) == "rheumatoid-arthritis"  # the order's own reason comes first
     assert indication(order, PatientRecord("p1", "order-sign", NOW), PACK) == "other"
+
+
+def test_an_escalation_is_data_only():
+    """A rule escalates when one of its `escalations` holds; adding one of a known condition needs no code. Here
+    DDI-02 (allopurinol) is given a TPMT escalation it does not ship with."""
+    import dataclasses
+
+    from service.record.model import Phenotype
+
+    ddi02 = next(rule for rule in PACK.rules if rule.id == "DDI-02")
+    escalation = {"if": "phenotype-in", "gene": "TPMT", "phenotypes": ["Poor Metabolizer"], "indicator": "critical",
+                  "source": "cpic-data"}  # fmt: skip
+    escalated = dataclasses.replace(ddi02, escalations=(escalation,))
+    pack = dataclasses.replace(PACK, rules=tuple(escalated if r is ddi02 else r for r in PACK.rules))
+    drafts = [use("MedicationRequest/d", "azathioprine", "draft", True, True)]
+    allopurinol = [use("MedicationRequest/a", "allopurinol")]
+    record = PatientRecord("p1", "order-select", NOW, drafts=drafts, medications=allopurinol, labs=RECENT_CBC)
+
+    def indicator(pack_used, phenotypes):
+        record.phenotypes = phenotypes
+        found = [(r, f) for r, f in evaluate(pack_used, record) if r.id == "DDI-02"]
+        return [f.indicator or r.indicator_for(f.variant) for r, f in found]
+
+    poor = {"TPMT": Phenotype("TPMT", "Poor Metabolizer", "Observation/t (2025-01-01)")}
+    assert indicator(PACK, poor) == [ddi02.indicator]  # as shipped: no escalation on DDI-02
+    assert indicator(pack, poor) == ["critical"]
+    assert indicator(pack, {}) == [ddi02.indicator]  # the condition does not hold: the rule's own indicator
