@@ -105,7 +105,7 @@ class Rule:
     def param(self, name: str) -> Any:
         return self.parameters[name]
 
-    def phrase(self, name: str, **values: object) -> str:
+    def phrase(self, name: str, /, **values: object) -> str:
         """The family's phrase `name` with its `{placeholders}` filled, as plain text: rendering escapes what
         reaches a card. A phrase or value missing is a pack/evaluator mismatch (tests/rules/test_phrases.py)."""
         return PLACEHOLDER.sub(lambda match: str(values[match.group(1)]), self.phrases[name])
@@ -136,6 +136,11 @@ class KnowledgePack:
     restart_gap_days: int = 90  # manifest `therapy`: courses of a drug further apart than this are a restart
     indication_precedence: tuple[str, ...] = ()  # manifest `therapy`: the concepts that name an order's indication
     kinds: dict[str, str] = field(default_factory=dict)  # manifest `kinds`: kind of rule -> what it reads
+    phrases: dict[str, str] = field(default_factory=dict)  # manifest `phrases`: the wording every card shares
+
+    def phrase(self, name: str, /, **values: object) -> str:
+        """A pack-wide phrase with its `{placeholders}` filled, as plain text (as `Rule.phrase`)."""
+        return PLACEHOLDER.sub(lambda match: str(values[match.group(1)]), self.phrases[name])
 
     def rules_for(self, hook: str) -> tuple[Rule, ...]:
         return self._rules_by_hook.get(hook, ())
@@ -237,6 +242,7 @@ def load_pack(directory: Path) -> KnowledgePack:
         restart_gap_days=manifest["therapy"]["restart_gap_days"]["value"],
         indication_precedence=tuple(manifest["therapy"]["indication_precedence"]["value"]),
         kinds={kind: spec["reads"] for kind, spec in manifest["kinds"].items()},
+        phrases=manifest["phrases"],
     )
 
 

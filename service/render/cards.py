@@ -15,7 +15,6 @@ from service.rules import Finding
 
 log = logging.getLogger("aza_cds")
 NO_DRAFTS: Mapping[str, dict] = MappingProxyType({})
-GRADE_WORDS = {"V": "verified", "S": "secondary source", "K": "unverified", "own": "aza-cds policy"}
 
 
 def render_cards(
@@ -28,12 +27,12 @@ def render_cards(
 def render_card(
     pack: KnowledgePack, rule: Rule, finding: Finding, patient_id: str, drafts: Mapping[str, dict] = NO_DRAFTS
 ) -> dict:
-    text = rule.cards[finding.variant]
+    text, unfilled = rule.cards[finding.variant], pack.phrase("unfilled")
     card = {
         "uuid": str(uuid.uuid4()),
-        "summary": _bounded(_no_leftover(rule, capitalise(fill(text["summary"], finding.values)))),
+        "summary": _bounded(_no_leftover(rule, capitalise(fill(text["summary"], finding.values)), unfilled)),
         "indicator": finding.indicator or rule.indicator_for(finding.variant),
-        "detail": _no_leftover(rule, _detail(pack, rule, finding, text["detail"])),
+        "detail": _no_leftover(rule, _detail(pack, rule, finding, text["detail"]), unfilled),
         "source": _source(pack, rule),
     }
     suggestions = build_suggestions(rule, finding, pack, patient_id, drafts)
@@ -53,13 +52,13 @@ def render_card(
     return card
 
 
-def _no_leftover(rule: Rule, text: str) -> str:
+def _no_leftover(rule: Rule, text: str, unfilled: str) -> str:
     """Never show a template token: `aza-cds knowledge check` rules them out; should one slip through, the card
     still goes out (it may be a warning) with the token replaced, and the log says which rule to fix."""
     if not LEFTOVER.search(text):
         return text
     log.error("rule %s: a card template left %s unfilled", rule.id, LEFTOVER.findall(text))
-    return LEFTOVER.sub("(not available)", text)
+    return LEFTOVER.sub(unfilled, text)
 
 
 def _bounded(summary: str) -> str:
@@ -81,16 +80,17 @@ def _footer(pack: KnowledgePack, rule: Rule, finding: Finding) -> str:
     for item in rule.evidence:
         source = pack.sources[item["source"]]
         name = f"[{source['title']}]({source['url']})" if "url" in source else source["title"]
-        lines.append(f"- {name} ({GRADE_WORDS[item['grade']]}): {item['supports']}.")
+        grade = pack.phrase(f"grade-{item['grade']}")
+        lines.append(pack.phrase("footer-source", name=name, grade=grade, supports=item["supports"]))
     if finding.basis:
-        lines.append("- Data used: " + "; ".join(escape_markdown(line) for line in finding.basis) + ".")
-    lines.append(f"- Rule {rule.id}, knowledge pack {pack.id} {pack.version} ({pack.released}).")
-    return "Sources and basis:\n\n" + "\n".join(lines)
+        lines.append(pack.phrase("footer-data", basis="; ".join(escape_markdown(line) for line in finding.basis)))
+    lines.append(pack.phrase("footer-rule", rule=rule.id, pack=pack.id, version=pack.version, released=pack.released))
+    return pack.phrase("footer", lines="\n".join(lines))
 
 
 def _source(pack: KnowledgePack, rule: Rule) -> dict:
     source = {
-        "label": f"aza-cds azathioprine safety rules {pack.version}",
+        "label": pack.phrase("source-label", version=pack.version),
         "topic": {
             "system": f"{pack.canonical}:rule",
             "code": rule.id,

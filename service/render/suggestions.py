@@ -48,7 +48,7 @@ def _actions(
     if spec["action"] == "update-dose":
         change = finding.dose_change
         draft = drafts.get(change.draft_reference) if change else None
-        resource = reduced_order(change, draft, spec["round_down_to_mg"]) if change and draft else None
+        resource = reduced_order(pack, change, draft, spec["round_down_to_mg"]) if change and draft else None
         return [{"type": "update", "description": label, "resource": resource}] if resource else []
     if spec["action"] == "delete-draft":
         return [{"type": "delete", "description": label, "resourceId": finding.draft_reference}]
@@ -57,7 +57,7 @@ def _actions(
         return [
             {
                 "type": "create",
-                "description": f"Order {pack.concepts[test].display}",
+                "description": pack.phrase("order-test", test=pack.concepts[test].display),
                 "resource": lab_order(pack, test, patient_id, rule_id=finding.rule_id),
             }
             for test in tests
@@ -79,7 +79,7 @@ def lab_order(pack: KnowledgePack, concept_id: str, patient_id: str, rule_id: st
                 "text": concept.display,
             },
             "subject": {"reference": f"Patient/{patient_id}"},
-            "reasonCode": [{"text": f"Azathioprine monitoring ({rule_id}, aza-cds)"}],
+            "reasonCode": [{"text": pack.phrase("lab-order-reason", rule=rule_id)}],
         }
     )
     return order.model_dump(mode="json", exclude_none=True)
@@ -93,7 +93,7 @@ LIST_FIELDS = (
 )  # fmt: skip
 
 
-def reduced_order(change: DoseChange, draft: dict, step_mg: float) -> dict | None:
+def reduced_order(pack: KnowledgePack, change: DoseChange, draft: dict, step_mg: float) -> dict | None:
     """The draft MedicationRequest with its daily dose scaled by the change's factor, rounded down to `step_mg`
     (at least one step) and given once daily, which the azathioprine label allows. None for a draft that is not a
     valid R4 MedicationRequest or whose regimen has several lines (a taper: changing it is for the prescriber)."""
@@ -112,8 +112,10 @@ def reduced_order(change: DoseChange, draft: dict, step_mg: float) -> dict | Non
         for key, value in order["dosageInstruction"][0].items()
         if key not in ("doseQuantity", "doseRange", "doseAndRate", "maxDosePerPeriod", "timing", "text")
     }
-    line["text"] = f"{daily:g} mg once daily (reduced dose suggested by aza-cds)"
-    line["timing"] = {"code": {"coding": [{"system": GTS, "code": "QD", "display": "QD"}], "text": "once daily"}}
+    line["text"] = pack.phrase("reduced-dose", daily=f"{daily:g}")
+    line["timing"] = {
+        "code": {"coding": [{"system": GTS, "code": "QD", "display": "QD"}], "text": pack.phrase("once-daily")}
+    }
     line["doseAndRate"] = [{"doseQuantity": {"value": daily, "unit": "mg", "system": UCUM, "code": "mg"}}]
     order["dosageInstruction"] = [line]
     try:

@@ -1,6 +1,7 @@
-"""Knowledge lives in cards/: the rule modules hold no clinical wording, no concept id and no code of their own.
-A string in service/rules/ is a parameter or phrase name, a card variant, a format, or one of the few structural
-words listed here; card text, concept ids, codes and clinical numbers come from the pack."""
+"""Knowledge lives in cards/: the rule and rendering modules hold no clinical wording, no concept id and no code of
+their own. A string in service/rules/ or service/render/ is a parameter or phrase name, a card variant, a FHIR
+element, a format, or one of the few structural words listed here; card text, concept ids, codes and clinical
+numbers come from the pack."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import re
 import pytest
 from helpers import REPO, shipped_pack
 
-RULE_MODULES = sorted((REPO / "service" / "rules").glob("*.py"))
-# The one line of wording the rule modules still compose, structural rather than clinical: the basis line under a
-# card ("MedicationRequest/a1 (active) recognised by RxNorm 197388"), built from what the record says.
-STRUCTURAL_WORDING = {") recognised by "}
+RULE_MODULES = sorted([*(REPO / "service" / "rules").glob("*.py"), *(REPO / "service" / "render").glob("*.py")])
+STRUCTURAL_WORDING = {
+    ") recognised by ",  # the basis line under a card: "MedicationRequest/a1 (active) recognised by RxNorm 197388"
+    "rule %s: a card template left %s unfilled",  # for the operator's log, not a card
+    "unknown suggestion action ",  # an exception for the developer: the pack check rules it out
+}
 # Gene symbols that are the CPIC table's own column names (the table is data; its columns are its schema).
 TABLE_COLUMNS = {"TPMT", "NUDT15"}
 CODE = re.compile(r"^\d{3,}(-\d)?$|^[A-Z]\d{2}(\.\d+)?$")  # a LOINC, RxNorm or SNOMED number, an ICD-10 code
