@@ -15,7 +15,6 @@ Evaluator = Callable[[Rule, PatientRecord, KnowledgePack], list[Finding]]
 
 EVALUATORS: dict[str, Evaluator] = {
     "interaction": interactions.evaluate,
-    "vaccine-interaction": interactions.evaluate,
     "cbc-schedule": monitoring.evaluate_cbc,
     "lft-schedule": monitoring.evaluate_lft,
     "lab-threshold": monitoring.evaluate_thresholds,
@@ -37,9 +36,7 @@ EVALUATORS: dict[str, Evaluator] = {
 
 # Kinds of rule that are about keeping a living patient safe over time: after death, a chart opening gets no cards
 # at all, and an order (the record may be wrong, so its own checks still run) gets none of these.
-AFTER_DEATH_SILENT = frozenset(
-    {"interaction", "vaccine-interaction", "cbc-schedule", "lft-schedule", "lab-threshold", "inr-check"}
-)
+AFTER_DEATH_SILENT = frozenset({"interaction", "cbc-schedule", "lft-schedule", "lab-threshold", "inr-check"})
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ RESULT_SEARCHES: dict[str, tuple[str, ...]] = {
     "dose-range": ("weights",),
     "dose-reduced-with": ("weights",),
     "dose-data": ("weights",),
-    "vaccine-interaction": ("weights", "immunizations"),
+    "interaction": ("weights", "immunizations"),  # a live vaccine given recently; the dose escalation's weight
 }
 
 

@@ -199,12 +199,18 @@ def test_the_catalogue_says_where_each_rule_runs_and_what_it_reads():
 
 
 def test_every_rule_that_reads_dated_results_says_how_far_back():
-    """A rule of a kind that reads lab results, weights or immunizations declares `lookback_days` (the condition
-    kind only where a positive test counts), so that the prefetch horizon covers what it reads."""
+    """A rule of a kind that reads lab results, weights or immunizations declares `lookback_days` (a condition rule
+    only where a positive test counts, an interaction rule only where it reads recent vaccines or escalates on the
+    dose), so that the prefetch horizon covers what it reads."""
     from service.rules import RESULT_SEARCHES
 
+    def reads_results(rule) -> bool:
+        if rule.kind == "condition":
+            return "positive_test" in rule.parameters
+        if rule.kind == "interaction":
+            dose = any(escalation["if"] == "dose-above" for escalation in rule.escalations)
+            return dose or "recent_immunization_days" in rule.parameters
+        return rule.kind in RESULT_SEARCHES
+
     for rule in shipped_pack().rules:
-        reads_results = rule.kind in RESULT_SEARCHES and (
-            rule.kind != "condition" or "positive_test" in rule.parameters
-        )
-        assert ("lookback_days" in rule.parameters) == reads_results, rule.id
+        assert ("lookback_days" in rule.parameters) == reads_results(rule), rule.id
