@@ -10,7 +10,7 @@ from pathlib import Path
 from fhir.resources.R4B import get_fhir_model_class
 
 from service.knowledge import KnowledgePack, load_pack
-from service.knowledge.pack import LEFTOVER
+from service.knowledge.model import LEFTOVER
 from service.protocol import validator
 from service.protocol.validation import _fast as fast_validator
 

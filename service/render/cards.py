@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from service.knowledge import KnowledgePack, Rule
-from service.knowledge.pack import LEFTOVER, SUMMARY_LIMIT
+from service.knowledge.model import LEFTOVER, SUMMARY_LIMIT
 from service.render.suggestions import build_suggestions
 from service.render.text import bullet_list, capitalise, escape_markdown, fill
 from service.rules import Finding

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from service.knowledge.pack import PLACEHOLDER
+from service.knowledge.model import PLACEHOLDER
 
 # Brackets are escaped, so parentheses can never form a link and stay readable as they are.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]#|~>])")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from service.knowledge import KnowledgePack, Rule
-from service.knowledge.pack import SUMMARY_PLACEHOLDER_WIDTH
+from service.knowledge.model import SUMMARY_PLACEHOLDER_WIDTH
 from service.record import MedicationUse, PatientRecord
 from service.record.model import Measurement
 from service.record.therapy import DOSE_CHANGE, focus_therapy, therapy_of
