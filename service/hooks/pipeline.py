@@ -37,4 +37,4 @@ class HookPipeline:
         data = PatientData(call, self.prefetch, self.fhir_client, now)
         record = self._builder.build(call, data, now)
         findings = evaluate(self.pack, record, self.policy)
-        return render_cards(self.pack, findings, call.patient_id, call.drafts_by_reference)
+        return render_cards(self.pack, findings, call.patient_id, call.draft_at)

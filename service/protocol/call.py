@@ -56,11 +56,13 @@ class HookCall:
         entries = bundle.get("entry") if isinstance(bundle, dict) else None
         return entries if isinstance(entries, list) else []
 
-    @property
-    def drafts_by_reference(self) -> dict[str, dict]:
-        """The draft resources that have an id, by "Type/id": what update suggestions start from."""
-        drafts = (entry.get("resource") for entry in self.draft_entries if isinstance(entry, dict))
-        return {reference: draft for draft in drafts if (reference := _reference(draft)) and isinstance(draft, dict)}
+    def draft_at(self, position: int, reference: str) -> dict | None:
+        """The draft resource at `position` in draftOrders when it is `reference` ("Type/id"): what an update
+        suggestion starts from."""
+        entries = self.draft_entries
+        entry = entries[position] if 0 <= position < len(entries) else None
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        return resource if isinstance(resource, dict) and _reference(resource) == reference else None
 
     def resource_count(self) -> int:
         """Resources in the draft orders and the prefetch (Bundle entries count one each)."""

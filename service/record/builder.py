@@ -42,7 +42,7 @@ class RecordBuilder:
         )
         drafts = self._draft_resources(call, record)
         on_file = [resource for key in MEDICATION_KEYS for resource in data.resources(key)]
-        index = MedicationIndex.from_resources(drafts + on_file)
+        index = MedicationIndex.from_resources([resource for _, resource in drafts] + on_file)
         self._read_drafts(call, drafts, index, record, now)
         self._read_medications(on_file, index, record, now)
         if any(record.involves(concept) for concept in self._pack.focus_drugs):
@@ -52,18 +52,19 @@ class RecordBuilder:
         record.read_back_to.update(data.read_back_to)
         return record
 
-    def _draft_resources(self, call: HookCall, record: PatientRecord) -> list[dict]:
+    def _draft_resources(self, call: HookCall, record: PatientRecord) -> list[tuple[int, dict]]:
+        """(position in draftOrders, resource) of each entry that is a FHIR resource."""
         resources = []
         for position, entry in enumerate(call.draft_entries):
             resource = entry.get("resource") if isinstance(entry, dict) else None
             if isinstance(resource, dict) and isinstance(resource.get("resourceType"), str):
-                resources.append(resource)
+                resources.append((position, resource))
             else:
                 record.unreadable_drafts.append(f"Entry {position + 1} of draftOrders is not a FHIR resource.")
         return resources
 
-    def _read_drafts(self, call: HookCall, drafts: list[dict], index: MedicationIndex, record, now) -> None:
-        for resource in drafts:
+    def _read_drafts(self, call: HookCall, drafts: list[tuple[int, dict]], index: MedicationIndex, record, now):
+        for position, resource in drafts:
             if (
                 resource["resourceType"] not in MEDICATION_TYPES
                 or as_text(resource.get("status")) in WITHDRAWN_STATUSES
@@ -79,7 +80,9 @@ class RecordBuilder:
             except Unreadable as problem:
                 record.unreadable_drafts.append(str(problem))
                 continue
-            record.drafts.append(use)
+            if use is not None:  # (None only for on-file medications the pack does not know)
+                use.draft_position = position  # which entry an update suggestion changes (ids need not be unique)
+                record.drafts.append(use)
 
     def _read_medications(self, resources: list[dict], index: MedicationIndex, record: PatientRecord, now) -> None:
         drafted = {draft.reference for draft in record.drafts}

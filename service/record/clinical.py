@@ -78,11 +78,6 @@ def _qualitative(part: dict) -> str:
     return " ".join(filter(None, [*texts, as_text(part.get("valueString"))])).lower()
 
 
-# Condition.abatement[x] in R4, and the boolean and quantity of STU3 and DSTU2
-ABATEMENT_FIELDS = frozenset(("abatementDateTime", "abatementAge", "abatementPeriod", "abatementRange",
-                              "abatementString", "abatementBoolean", "abatementQuantity"))  # fmt: skip
-
-
 def read_coded_entries(
     resources: Iterable[dict], terminology: Terminology, code_field: str = "code", current_only: bool = False
 ) -> list[CodedEntry]:
@@ -93,7 +88,7 @@ def read_coded_entries(
     for resource in resources:
         status = _status_code(resource.get("clinicalStatus")) or as_text(resource.get("status"))
         verification = _status_code(resource.get("verificationStatus"))
-        ended = not ABATEMENT_FIELDS.isdisjoint(resource)
+        ended = any(key.startswith("abatement") for key in resource)  # any version's abatement[x]
         if current_only and not is_current_status(status, verification, ended):
             continue
         code = as_dict(resource.get(code_field))

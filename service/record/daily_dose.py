@@ -79,10 +79,12 @@ def _amount(line: dict, strength_mg: float | None) -> tuple[float, float]:
     if isinstance(quantity, dict):
         value = _mg(quantity, strength_mg)
         return value, value
-    if isinstance(dose_range, dict):
-        low, high = as_dict(dose_range.get("low")), as_dict(dose_range.get("high"))
-        if low or high:  # one end given: a range of one value
-            return _mg(low or high, strength_mg), _mg(high or low, strength_mg)
+    if isinstance(dose_range, dict) and isinstance(dose_range.get("high") or dose_range.get("low"), dict):
+        low = dose_range.get("low") or dose_range.get("high")  # one end given: a range of one value
+        high = dose_range.get("high") or dose_range.get("low")
+        if not (isinstance(low, dict) and isinstance(high, dict)):
+            raise _Unusable("the dose range cannot be read")
+        return _mg(low, strength_mg), _mg(high, strength_mg)
     if isinstance(line.get("text"), str) and line["text"].strip():
         raise _Unusable("the dose is free text only")
     raise _Unusable("the dosage gives no dose quantity")

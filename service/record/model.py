@@ -40,6 +40,7 @@ class MedicationUse:
     reasons: frozenset[str] = frozenset()  # concepts named in reasonCode (the indication)
     supply_end: datetime | None = None  # when the supply runs out (validity or supply x repeats), when known
     prior: str | None = None  # the order this one renews (priorPrescription), "MedicationRequest/<id>"
+    draft_position: int | None = None  # a draft's entry in draftOrders (its position: ids may repeat)
 
     def has(self, concept: str) -> bool:
         return concept in self.concepts

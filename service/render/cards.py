@@ -4,28 +4,29 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
-from types import MappingProxyType
 
 from service.knowledge import KnowledgePack, Rule
 from service.knowledge.model import LEFTOVER, SUMMARY_LIMIT
-from service.render.suggestions import build_suggestions
+from service.render.suggestions import DraftLookup, build_suggestions
 from service.render.text import bullet_list, capitalise, escape_markdown, fill
 from service.rules import Finding
 
 log = logging.getLogger("aza_cds")
-NO_DRAFTS: Mapping[str, dict] = MappingProxyType({})
+
+
+def no_drafts(_position: int, _reference: str) -> dict | None:
+    return None
 
 
 def render_cards(
-    pack: KnowledgePack, findings: list[tuple[Rule, Finding]], patient_id: str, drafts: Mapping[str, dict] = NO_DRAFTS
+    pack: KnowledgePack, findings: list[tuple[Rule, Finding]], patient_id: str, drafts: DraftLookup = no_drafts
 ) -> list[dict]:
-    """`drafts`: the call's draft orders by reference, which update suggestions change."""
+    """`drafts`: finds the call's draft orders, which update suggestions change."""
     return [render_card(pack, rule, finding, patient_id, drafts) for rule, finding in findings]
 
 
 def render_card(
-    pack: KnowledgePack, rule: Rule, finding: Finding, patient_id: str, drafts: Mapping[str, dict] = NO_DRAFTS
+    pack: KnowledgePack, rule: Rule, finding: Finding, patient_id: str, drafts: DraftLookup = no_drafts
 ) -> dict:
     text, unfilled = rule.cards[finding.variant], pack.phrase("unfilled")
     card = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import math
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable
 
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.servicerequest import ServiceRequest
@@ -16,11 +16,12 @@ from service.rules import Finding
 from service.rules.findings import DoseChange
 
 GTS = "http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation"
+DraftLookup = Callable[[int, str], dict | None]  # (position in draftOrders, reference) -> that draft, if it is that
 UCUM = "http://unitsofmeasure.org"
 
 
 def build_suggestions(
-    rule: Rule, finding: Finding, pack: KnowledgePack, patient_id: str, drafts: Mapping[str, dict]
+    rule: Rule, finding: Finding, pack: KnowledgePack, patient_id: str, drafts: DraftLookup
 ) -> list[dict]:
     suggestions = []
     for spec in rule.suggestions:
@@ -42,12 +43,17 @@ def build_suggestions(
 
 
 def _actions(
-    spec: dict, finding: Finding, pack: KnowledgePack, patient_id: str, label: str, drafts: Mapping[str, dict]
+    spec: dict,
+    finding: Finding,
+    pack: KnowledgePack,
+    patient_id: str,
+    label: str,
+    drafts: DraftLookup,
 ) -> list[dict]:
     """The actions of one suggestion; CDS clients apply them together."""
     if spec["action"] == "update-dose":
         change = finding.dose_change
-        draft = drafts.get(change.draft_reference) if change else None
+        draft = drafts(change.draft_position, change.draft_reference) if change else None
         resource = reduced_order(pack, change, draft, spec["round_down_to_mg"]) if change and draft else None
         return [{"type": "update", "description": label, "resource": resource}] if resource else []
     if spec["action"] == "delete-draft":

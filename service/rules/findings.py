@@ -12,9 +12,10 @@ SEVERITY = {"critical": 0, "warning": 1, "info": 2}
 @dataclass(frozen=True)
 class DoseChange:
     """A suggested new daily dose for a draft MedicationRequest: rendering finds the draft in the request by its
-    reference, so the record and the findings carry no FHIR resource."""
+    position (and checks its reference), so the record and the findings carry no FHIR resource."""
 
     draft_reference: str  # "MedicationRequest/<id>"
+    draft_position: int  # its entry in draftOrders: two drafts may carry one id
     daily_mg: float  # the draft's daily dose now
     factor: float  # the new dose as a fraction of it
 
@@ -22,9 +23,10 @@ class DoseChange:
     def of(cls, use: MedicationUse, factor: float | None) -> DoseChange | None:
         """For a draft MedicationRequest with an id and a computed dose, when there is a factor to apply."""
         daily = use.dose.high
-        if not factor or daily is None or not use.is_draft or use.resource_type != "MedicationRequest":
+        position = use.draft_position
+        if not factor or daily is None or position is None or use.resource_type != "MedicationRequest":
             return None
-        return cls(use.reference, daily, factor) if use.resource_id else None
+        return cls(use.reference, position, daily, factor) if use.resource_id else None
 
 
 @dataclass(frozen=True)

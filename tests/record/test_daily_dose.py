@@ -108,5 +108,18 @@ def test_doses_that_cannot_be_computed_say_why(dosage, strength, problem):
     assert result.high is None and problem in result.problem
 
 
+@pytest.mark.parametrize(
+    ("dose_range", "problem"),
+    [
+        ({"low": "50 mg", "high": {"value": 100, "unit": "mg"}}, "the dose range cannot be read"),  # once a 500
+        ({"low": {"value": 50, "unit": "mg"}, "high": "100 mg"}, "the dosage gives no dose quantity"),
+        ({"low": {}, "high": {}}, "the dose quantity has no usable value"),
+    ],
+)
+def test_a_malformed_dose_range_is_no_dose_and_says_why(dose_range, problem):
+    result = dose(line(dose_range=dose_range, code="BID"))
+    assert result.high is None and result.problem == problem
+
+
 def test_no_dosage_at_all():
     assert "no dosage instructions" in daily_dose({}, None, NOW).problem

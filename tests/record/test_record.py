@@ -228,6 +228,15 @@ def test_entries_whose_status_says_not_current_are_left_out_before_their_codes_a
     assert len(read_coded_entries(entries, terms)) == 5  # immunizations: every entry, whatever its status
 
 
+def test_any_abatement_ends_an_entry_whatever_the_fhir_version_calls_it():
+    """DSTU1 wrote `abatementDate`; whatever follows "abatement", a recorded end is an end."""
+    from service.record.clinical import read_coded_entries
+
+    for key in ("abatementDateTime", "abatementDate", "abatementBoolean", "abatementString"):
+        entries = [condition("72892002", "2026-10-01", **{key: "2026-11-01"})]
+        assert read_coded_entries(entries, Terminology(PACK), current_only=True) == [], key
+
+
 def test_a_deceased_patient_is_recorded_as_such():
     prefetch = labs_and_meds([med_request("a", AZATHIOPRINE)])
     prefetch["patient"] = {"resourceType": "Patient", "id": "p", "deceasedDateTime": "2026-10-01"}

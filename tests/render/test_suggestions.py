@@ -110,12 +110,34 @@ def test_a_dose_change_names_a_draft_medication_request_by_reference_only():
 
     concepts = frozenset({"azathioprine"})
     draft = MedicationUse("MedicationRequest/d1", "MedicationRequest", "d1", "draft", concepts, "azathioprine 50 mg",
-                          "RxNorm 197388", is_draft=True, dose=DailyDose(150.0, 150.0))  # fmt: skip
-    assert DoseChange.of(draft, 1 / 3) == DoseChange("MedicationRequest/d1", 150.0, 1 / 3)
+                          "RxNorm 197388", is_draft=True, dose=DailyDose(150.0, 150.0), draft_position=2)  # fmt: skip
+    assert DoseChange.of(draft, 1 / 3) == DoseChange("MedicationRequest/d1", 2, 150.0, 1 / 3)
     assert DoseChange.of(draft, None) is None
     assert DoseChange.of(dataclasses.replace(draft, dose=DailyDose(problem="free text")), 0.5) is None
-    assert DoseChange.of(dataclasses.replace(draft, is_draft=False), 0.5) is None  # an order on file
+    assert DoseChange.of(dataclasses.replace(draft, is_draft=False, draft_position=None), 0.5) is None  # on file
     assert DoseChange.of(dataclasses.replace(draft, resource_id=None), 0.5) is None
     statement = dataclasses.replace(draft, reference="MedicationStatement/d1", resource_type="MedicationStatement")
     assert DoseChange.of(statement, 0.5) is None
     assert not any(field.type in ("dict", "dict | None") for field in dataclasses.fields(MedicationUse))
+
+
+def test_the_update_changes_the_flagged_draft_even_when_two_drafts_share_its_id(client):
+    """Ids in draftOrders need not be unique: the reduced dose goes to the azathioprine draft the finding is about,
+    found by its position, never to another draft that carries the same id."""
+    fixture = load_fixture(FIXTURES / "order-sign-azathioprine-tablets-with-allopurinol.json")
+    request = fixture["request"]
+    entries = request["context"]["draftOrders"]["entry"]
+    aza = entries[0]["resource"]
+    metformin = {**aza, "medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                 "code": "861007", "display": "metformin hydrochloride 500 MG Oral Tablet"}]}}  # fmt: skip
+    metformin.pop("contained", None)
+    metformin.pop("medicationReference", None)
+    entries.append({"resource": metformin})
+    response = post_json(client, f"/cds-services/{fixture['service']}", request)
+    assert response.status_code == 200
+    updates = [a["resource"] for c in response.get_json()["cards"] for s in c.get("suggestions", [])
+               for a in s["actions"] if a["type"] == "update"]  # fmt: skip
+    assert updates, "the fixture's DOSE-04 card suggests a reduced dose"
+    for resource in updates:  # the azathioprine draft: its contained Medication, no metformin code
+        assert resource["medicationReference"] == aza["medicationReference"]
+        assert "medicationCodeableConcept" not in resource

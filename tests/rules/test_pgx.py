@@ -21,7 +21,7 @@ NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 def pgx(tpmt: str, nudt15: str):
     draft = MedicationUse("MedicationRequest/d1", "MedicationRequest", "d1", "draft", frozenset({"azathioprine"}),
                           "azathioprine 150 mg daily", "RxNorm code test", is_draft=True, is_selected=True,
-                          dose=DailyDose(150.0, 150.0))  # fmt: skip
+                          dose=DailyDose(150.0, 150.0), draft_position=0)  # fmt: skip
     phenotypes = {gene: Phenotype(gene, value, f"Observation/{gene} (2025-01-10)")
                   for gene, value in (("TPMT", tpmt), ("NUDT15", nudt15))}  # fmt: skip
     record = PatientRecord("p1", "order-select", NOW, drafts=[draft], phenotypes=phenotypes, has_pgx_result=True)
