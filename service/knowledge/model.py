@@ -130,6 +130,7 @@ class KnowledgePack:
     indication_precedence: tuple[str, ...] = ()  # manifest `therapy`: the concepts that name an order's indication
     kinds: dict[str, str] = field(default_factory=dict)  # manifest `kinds`: kind of rule -> what it reads
     phrases: dict[str, str] = field(default_factory=dict)  # manifest `phrases`: the wording every card shares
+    caution: tuple[str, ...] = ()  # pharmacogenomic phenotype concepts, most cautious first (valuesets/genomics.json)
 
     def phrase(self, name: str, /, **values: object) -> str:
         """A pack-wide phrase with its `{placeholders}` filled, as plain text (as `Rule.phrase`)."""

@@ -31,6 +31,7 @@ def load_pack(directory: Path) -> KnowledgePack:
     sources = {source["id"]: source for source in manifest["sources"]}
     concepts: dict[str, Concept] = {}
     groups: dict[str, frozenset[str]] = {}
+    caution: list[str] = []
     for name in manifest["valuesets"]:
         document = _read(directory / name)
         found = _schema_problems(validators["valueset"], document, name)
@@ -38,12 +39,14 @@ def load_pack(directory: Path) -> KnowledgePack:
         if not found:
             problems += _add_concepts(document, name, sources, concepts)
             groups |= {group: frozenset(members) for group, members in document.get("groups", {}).items()}
+            caution += document.get("caution", {}).get("value", [])
     problems += [
         f"group {group!r} names unknown concept {member!r}"
         for group, members in groups.items()
         for member in sorted(members - concepts.keys())
     ]
 
+    problems += [f"caution names unknown concept {c!r}" for c in caution if c not in concepts]
     rules: list[Rule] = []
     for name in manifest["rules"]:
         document = _read(directory / name)
@@ -90,6 +93,7 @@ def load_pack(directory: Path) -> KnowledgePack:
         indication_precedence=tuple(manifest["therapy"]["indication_precedence"]["value"]),
         kinds={kind: spec["reads"] for kind, spec in manifest["kinds"].items()},
         phrases=manifest["phrases"],
+        caution=tuple(caution),
     )
 
 

@@ -22,8 +22,6 @@ from service.record.diplotypes import GENE_NAMES, CpicPhenotypes
 from service.record.model import Phenotype
 
 NOT_A_RESULT = {"entered-in-error", "cancelled", "preliminary", "registered"}
-# Most cautious first: with two results that disagree, the earlier one in this list wins.
-CAUTION = ("Poor Metabolizer", "Intermediate Metabolizer", "Possible Intermediate Metabolizer", "Indeterminate")
 NEGATION_BEFORE = re.compile(r"\b(no|not|negative for|without|absence of|rule[sd]? out)\b[^.;,]{0,30}$", re.I)
 NEGATION_AFTER = re.compile(r"^[^.;,]{0,15}\b(absent|not detected|not found|excluded|ruled out)\b", re.I)
 
@@ -71,6 +69,12 @@ class GenomicsReader:
         # Lab names repeat across results and calls (a long record holds hundreds of the same few): remember them.
         self._names_gene = lru_cache(maxsize=8192)(lambda text: self._any_gene.search(text) is not None)
         self.table_version = self._cpic.version
+        # CPIC's terms as the pack displays them: the order in which disagreeing results give way, and the three
+        # phenotypes an activity measurement can read as
+        self._caution = tuple(concepts[c].display for c in pack.caution)
+        self._poor, self._intermediate, self._normal = (
+            concepts[c].display for c in ("phenotype-poor", "phenotype-intermediate", "phenotype-normal")
+        )
 
     def read(self, observations: Iterable[dict]) -> GenomicsFindings:
         """`observations` may hold a result twice (two searches returned it): it is read once."""
@@ -91,7 +95,7 @@ class GenomicsReader:
         for gene, gene_readings in readings.items():
             read = [r for r in gene_readings if r.phenotype]
             if read:
-                found.phenotypes[gene] = _combined(gene, read)
+                found.phenotypes[gene] = _combined(gene, read, self._caution)
             else:
                 found.uninterpretable[gene] = "; ".join(f"{r.evidence}: {r.note}" for r in gene_readings)
         return found
@@ -193,21 +197,20 @@ class GenomicsReader:
         flags = [c for concept in as_dicts(observation.get("interpretation")) for c in sorted(_codes(concept))]
         flagged = next((self._flags[flag] for flag in flags if flag in self._flags), None)
         if value == 0:
-            return "Poor Metabolizer", f"{measured} (no activity)"
+            return self._poor, f"{measured} (no activity)"
         if flagged:
             return flagged, f"{measured} (flag {next(f for f in flags if f in self._flags)})"
         ranges = as_dicts(observation.get("referenceRange"))
         low = next((r["low"].get("value") for r in ranges if isinstance(r.get("low"), dict)), None)
         if isinstance(low, int | float) and _number(low):
-            return (
-                "Intermediate Metabolizer" if value < low else "Normal Metabolizer"
-            ), f"{measured} (range from {low:g})"
+            return (self._intermediate if value < low else self._normal), f"{measured} (range from {low:g})"
         return None
 
 
-def _combined(gene: str, readings: list[_Reading]) -> Phenotype:
-    """One phenotype per gene: the most cautious reading, naming any result that says otherwise."""
-    ranked = sorted(readings, key=lambda r: CAUTION.index(r.phenotype) if r.phenotype in CAUTION else len(CAUTION))
+def _combined(gene: str, readings: list[_Reading], caution: tuple[str, ...]) -> Phenotype:
+    """One phenotype per gene: the most cautious reading (`caution`, most cautious first), naming any result that
+    says otherwise."""
+    ranked = sorted(readings, key=lambda r: caution.index(r.phenotype) if r.phenotype in caution else len(caution))
     chosen = ranked[0]
     assert chosen.phenotype is not None  # given the readings that name a phenotype only
     others = [r for r in ranked[1:] if r.phenotype != chosen.phenotype]

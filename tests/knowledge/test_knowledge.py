@@ -101,6 +101,11 @@ def edit(path, change):
             lambda d: next(c for c in d["concepts"] if c.get("prefetch") == "weights").pop("prefetch"),
             "one concept must be the body weight (prefetch 'weights'), found []",
         ),
+        (
+            "valuesets/genomics.json",
+            lambda d: d["caution"]["value"].append("phenotype-unheard-of"),
+            "caution names unknown concept 'phenotype-unheard-of'",
+        ),
     ],
     ids=[
         "duplicate-id",
@@ -117,6 +122,7 @@ def edit(path, change):
         "unknown-indication-concept",
         "indication-precedence-without-known-source",
         "no-body-weight-concept",
+        "unknown-caution-concept",
     ],
 )
 def test_checker_finds_problems(pack_copy, file, change, fragment):
