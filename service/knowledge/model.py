@@ -4,6 +4,7 @@ the limits card templates must keep (CDS Hooks 2.0: a summary under 140 characte
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -35,6 +36,13 @@ SUMMARY_PLACEHOLDER_WIDTH = {
 }
 
 PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)\}")
+
+
+def fill(template: str, values: Mapping[str, object]) -> str:
+    """Replace `{name}` placeholders; a missing value is a pack/evaluator mismatch and raises KeyError."""
+    return PLACEHOLDER.sub(lambda match: str(values[match.group(1)]), template)
+
+
 LEFTOVER = re.compile(r"(?<!\\)\{[^{}\s\\]*\}")  # what a template would show if a placeholder were not filled
 
 
@@ -100,8 +108,8 @@ class Rule:
 
     def phrase(self, name: str, /, **values: object) -> str:
         """The family's phrase `name` with its `{placeholders}` filled, as plain text: rendering escapes what
-        reaches a card. A phrase or value missing is a pack/evaluator mismatch (tests/rules/test_phrases.py)."""
-        return PLACEHOLDER.sub(lambda match: str(values[match.group(1)]), self.phrases[name])
+        reaches a card. A phrase or value missing is a pack/evaluator mismatch (KeyError; the fixtures run them)."""
+        return fill(self.phrases[name], values)
 
 
 @dataclass(frozen=True)
@@ -134,7 +142,7 @@ class KnowledgePack:
 
     def phrase(self, name: str, /, **values: object) -> str:
         """A pack-wide phrase with its `{placeholders}` filled, as plain text (as `Rule.phrase`)."""
-        return PLACEHOLDER.sub(lambda match: str(values[match.group(1)]), self.phrases[name])
+        return fill(self.phrases[name], values)
 
     def rules_for(self, hook: str) -> tuple[Rule, ...]:
         return self._rules_by_hook.get(hook, ())

@@ -6,9 +6,9 @@ import logging
 import uuid
 
 from service.knowledge import KnowledgePack, Rule
-from service.knowledge.model import LEFTOVER, SUMMARY_LIMIT
+from service.knowledge.model import LEFTOVER, SUMMARY_LIMIT, fill
 from service.render.suggestions import DraftLookup, build_suggestions
-from service.render.text import bullet_list, capitalise, escape_markdown, fill
+from service.render.text import bullet_list, capitalise, escape_markdown
 from service.rules import Finding
 
 log = logging.getLogger("aza_cds")

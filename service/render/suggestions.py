@@ -11,7 +11,7 @@ from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
 from service.knowledge import KnowledgePack, Rule
-from service.render.text import fill
+from service.knowledge.model import fill
 from service.rules import Finding
 from service.rules.findings import DoseChange
 

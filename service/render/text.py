@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-from service.knowledge.model import PLACEHOLDER
-
 # Brackets are escaped, so parentheses can never form a link and stay readable as they are.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]#|~>])")
 
@@ -22,11 +20,6 @@ def escape_markdown(text: str) -> str:
     one_line = " ".join(text.split())
     escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", one_line).replace("<", "&lt;")
     return _EMAIL_AT.sub("`@`", _AUTOLINK.sub(lambda match: "\\" + match.group(0), escaped))
-
-
-def fill(template: str, values: dict[str, str]) -> str:
-    """Replace `{name}` placeholders; a missing value is a pack/evaluator mismatch and raises KeyError."""
-    return PLACEHOLDER.sub(lambda match: values[match.group(1)], template)
 
 
 def bullet_list(items: tuple[str, ...]) -> str:
