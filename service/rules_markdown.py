@@ -30,7 +30,7 @@ def _row(rule: Rule, pack: KnowledgePack) -> str:
     indicator = rule.indicator + (f" ({' or '.join(variants)} in some cases)" if variants else "")
     concepts = sorted(_named_concepts(rule, pack), key=str.lower)
     sources = "; ".join(_source(item, pack) for item in rule.evidence)
-    cells = [rule.id, rule.title, hooks, indicator, pack.kinds[rule.kind], ", ".join(concepts) or "-", sources]
+    cells = [rule.id, rule.title, hooks, indicator, pack.reads(rule), ", ".join(concepts) or "-", sources]
     return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 
 
@@ -48,7 +48,7 @@ def _named_concepts(rule: Rule, pack: KnowledgePack) -> set[str]:
             for item in value:
                 walk(item)
 
-    walk([rule.drug, sorted(rule.interactants), rule.parameters, list(rule.escalations)])
+    walk([rule.drug, sorted(rule.interactants), rule.parameters, list(rule.escalations), list(rule.matches)])
     return found
 
 

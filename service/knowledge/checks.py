@@ -16,18 +16,23 @@ def cross_check(rules: list[Rule], sources: dict, concepts: dict[str, Concept]) 
         if rule.id in seen:
             problems.append(f"{where}: id used twice")
         seen.add(rule.id)
-        cited = [item["source"] for item in [*rule.evidence, *rule.links, *rule.escalations]]
+        cited = [item["source"] for item in [*rule.evidence, *rule.links, *rule.escalations, *rule.matches]]
         problems += [f"{where}: unknown source {source!r}" for source in cited if source not in sources]
         for link in rule.links:
             if "url" not in sources.get(link["source"], {"url": ""}):
                 problems.append(f"{where}: link source {link['source']!r} has no url")
-        specs = [*rule.parameters.values(), *rule.escalations]
+        specs = [*rule.parameters.values(), *rule.escalations, *rule.matches]
         named = [c for value in specs if isinstance(value, dict) for c in value.get("concepts", [])]
         named += [e["condition"] for e in rule.escalations if "condition" in e]
         for concept_id in sorted(filter(None, {rule.drug, *rule.interactants, *named})):
             if concept_id not in concepts:
                 problems.append(f"{where}: unknown value-set concept {concept_id!r}")
         problems += _lookback_problems(rule)
+        problems += [
+            f"{where}: a match makes card {m['card']!r}, which the rule does not have"
+            for m in rule.matches
+            if m["card"] not in rule.cards
+        ]
         for suggestion in rule.suggestions:
             for order in filter(None, [suggestion.get("order"), *suggestion.get("also_order", ())]):
                 if order not in concepts:
@@ -51,7 +56,7 @@ def _lookback_problems(rule: Rule) -> list[str]:
         "weight_max_age_days": params.get("weight_max_age_days"),
         "result_max_age_days": params.get("result_max_age_days"),
         "window_days": params.get("window_days"),
-        "positive_test within_days": (params.get("positive_test") or {}).get("within_days"),
+        **{f"match {m['in']} within_days": m["within_days"] for m in rule.matches if "within_days" in m},
         "escalation dose-above weight_max_age_days": next(
             (e["weight_max_age_days"] for e in rule.escalations if e["if"] == "dose-above"), None
         ),

@@ -99,6 +99,7 @@ class Rule:
     variant_indicators: dict[str, str] = field(default_factory=dict)
     phrases: dict[str, str] = field(default_factory=dict)
     escalations: tuple[dict, ...] = ()  # {"if": condition, its fields, "indicator"}, tried in order
+    matches: tuple[dict, ...] = ()  # condition-match rules: {"in": where to look, its fields, "card"}, in order
 
     def indicator_for(self, variant: str) -> str:
         return self.variant_indicators.get(variant, self.indicator)
@@ -137,12 +138,17 @@ class KnowledgePack:
     restart_gap_days: int = 90  # manifest `therapy`: courses of a drug further apart than this are a restart
     indication_precedence: tuple[str, ...] = ()  # manifest `therapy`: the concepts that name an order's indication
     kinds: dict[str, str] = field(default_factory=dict)  # manifest `kinds`: kind of rule -> what it reads
+    match_reads: dict[str, str] = field(default_factory=dict)  # manifest `kinds`: a match's `in` -> what it reads
     phrases: dict[str, str] = field(default_factory=dict)  # manifest `phrases`: the wording every card shares
     caution: tuple[str, ...] = ()  # pharmacogenomic phenotype concepts, most cautious first (valuesets/genomics.json)
 
     def phrase(self, name: str, /, **values: object) -> str:
         """A pack-wide phrase with its `{placeholders}` filled, as plain text (as `Rule.phrase`)."""
         return fill(self.phrases[name], values)
+
+    def reads(self, rule: Rule) -> str:
+        """What the rule reads from the patient record: its kind's reads, then those of its matches."""
+        return "; ".join(dict.fromkeys([self.kinds[rule.kind], *(self.match_reads[m["in"]] for m in rule.matches)]))
 
     def rules_for(self, hook: str) -> tuple[Rule, ...]:
         return self._rules_by_hook.get(hook, ())

@@ -92,6 +92,7 @@ def load_pack(directory: Path) -> KnowledgePack:
         restart_gap_days=manifest["therapy"]["restart_gap_days"]["value"],
         indication_precedence=tuple(manifest["therapy"]["indication_precedence"]["value"]),
         kinds={kind: spec["reads"] for kind, spec in manifest["kinds"].items()},
+        match_reads={m: reads for spec in manifest["kinds"].values() for m, reads in spec.get("matches", {}).items()},
         phrases=manifest["phrases"],
         caution=tuple(caution),
     )
@@ -194,6 +195,7 @@ def _make_rule(raw: dict, phrases: dict[str, str], groups: dict[str, frozenset[s
         variant_indicators=raw.get("indicators", {}),
         phrases=phrases,
         escalations=tuple(_expand(item, groups) for item in raw.get("escalations", ())),
+        matches=tuple(_expand(item, groups) for item in raw.get("matches", ())),
     )
 
 

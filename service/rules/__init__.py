@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from service.knowledge import KnowledgePack, Rule
 from service.record import PatientRecord
-from service.rules import contraindications, data_quality, dosing, interactions, monitoring, pgx
+from service.rules import condition_match, data_quality, dosing, interactions, monitoring, pgx
 from service.rules.common import RESULT_SEARCHES, analytes_read, lookbacks
 from service.rules.findings import Finding
 
@@ -22,14 +22,9 @@ EVALUATORS: dict[str, Evaluator] = {
     "dose-range": dosing.dose_range,
     "dose-reduced-with": dosing.dose_with_interactant,
     "dose-data": dosing.dose_data,
-    "renal-dose": dosing.renal,
-    "elderly-dose": dosing.elderly,
     "pgx-cpic": pgx.cpic,
     "pgx-test": pgx.baseline_test,
-    "allergy": contraindications.allergy,
-    "condition": contraindications.condition,
-    "prior-drug": contraindications.prior_drug,
-    "new-start": contraindications.new_start,
+    "condition-match": condition_match.evaluate,
     "unreadable-draft": data_quality.unreadable_drafts,
     "incomplete-record": data_quality.incomplete_record,
 }

@@ -13,8 +13,7 @@ RESULT_SEARCHES: dict[str, tuple[str, ...]] = {
     "lft-schedule": ("labs",),
     "lab-threshold": ("labs",),
     "inr-check": ("labs",),
-    "renal-dose": ("labs",),
-    "condition": ("labs",),
+    "condition-match": ("labs",),  # where a match reads a result: a positive test, the latest eGFR
     "dose-range": ("weights",),
     "dose-reduced-with": ("weights",),
     "dose-data": ("weights",),
@@ -31,7 +30,7 @@ def analytes_read(pack: KnowledgePack) -> frozenset[str]:
     for rule in pack.rules:
         if "weights" in RESULT_SEARCHES.get(rule.kind, ()):
             named.add(pack.weight_concept)
-        named.update(_strings(rule.parameters) & labs)
+        named.update(_strings([rule.parameters, *rule.matches]) & labs)
     return frozenset(named)
 
 
@@ -90,3 +89,14 @@ def mg(value: float) -> str:
 
 def per_kg(value: float) -> str:
     return "999+" if value >= 1000 else f"{value:.2f}"
+
+
+def number(value: float) -> str:
+    """A result's value as cards show it: whole above 100, two significant digits below 1, else one decimal."""
+    return (
+        f"{value:.0f}"
+        if abs(value) >= 100
+        else f"{value:.2g}"
+        if abs(value) < 1
+        else f"{value:.1f}".rstrip("0").rstrip(".")
+    )

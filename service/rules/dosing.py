@@ -130,30 +130,3 @@ def dose_data(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Fi
         elif not weight(record, rule.param("weight_max_age_days"), pack):
             problems.append(rule.phrase("no-weight", days=rule.param("weight_max_age_days")))
     return [Finding(rule.id, "not-checked", items=tuple(dict.fromkeys(problems)))] if problems else []
-
-
-def renal(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
-    """DOSE-05: lower doses in renal impairment; eGFR below the pack threshold or dialysis."""
-    if not focus_uses(rule, record):
-        return []
-    egfr = record.latest(rule.param("analyte"))
-    recent = egfr is not None and record.now - egfr.effective <= timedelta(days=rule.param("lookback_days"))
-    if egfr is not None and recent and egfr.value < rule.param("egfr_below"):
-        return [
-            Finding(
-                rule.id, "low-egfr", {"egfr_value": f"{egfr.value:.0f}", "egfr_date": egfr.effective.date().isoformat()}
-            )
-        ]
-    if record.has_condition({rule.param("dialysis_condition")}):
-        return [Finding(rule.id, "on-dialysis")]
-    return []
-
-
-def elderly(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
-    """DOSE-07: start at the low end of the range from the pack's age on."""
-    age = record.age_years
-    if age is None or age < rule.param("age_from") or not focus_uses(rule, record):
-        return []
-    if not is_new_start(record, rule.drug):
-        return []
-    return [Finding(rule.id, "new-start", {"age": str(age)})]

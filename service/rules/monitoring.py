@@ -13,7 +13,7 @@ from service.knowledge.model import SUMMARY_PLACEHOLDER_WIDTH
 from service.record import MedicationUse, PatientRecord
 from service.record.model import Measurement
 from service.record.therapy import DOSE_CHANGE, focus_therapy, therapy_of
-from service.rules.common import basis, focus_uses, is_new_start
+from service.rules.common import basis, focus_uses, is_new_start, number
 from service.rules.findings import SEVERITY, Finding
 from service.terminology.units import display_unit
 
@@ -228,16 +228,6 @@ def _reading(result: Measurement) -> dict[str, str]:
 def _result(rule: Rule, analyte: str, result: Measurement) -> str:
     """ "Neutrophil count 0.8 x10^9/L on 2026-11-27": a result as cards name it."""
     return rule.phrase("result", analyte=analyte, **_reading(result))
-
-
-def number(value: float) -> str:
-    return (
-        f"{value:.0f}"
-        if abs(value) >= 100
-        else f"{value:.2g}"
-        if abs(value) < 1
-        else f"{value:.1f}".rstrip("0").rstrip(".")
-    )
 
 
 def _breaches(value: float, limit: dict) -> bool:

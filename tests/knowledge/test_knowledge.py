@@ -205,14 +205,14 @@ def test_the_catalogue_says_where_each_rule_runs_and_what_it_reads():
 
 
 def test_every_rule_that_reads_dated_results_says_how_far_back():
-    """A rule of a kind that reads lab results, weights or immunizations declares `lookback_days` (a condition rule
-    only where a positive test counts, an interaction rule only where it reads recent vaccines or escalates on the
+    """A rule of a kind that reads lab results, weights or immunizations declares `lookback_days` (a condition-match
+    rule only where a match reads a result, an interaction rule only where it reads recent vaccines or escalates on the
     dose), so that the prefetch horizon covers what it reads."""
     from service.rules import RESULT_SEARCHES
 
     def reads_results(rule) -> bool:
-        if rule.kind == "condition":
-            return "positive_test" in rule.parameters
+        if rule.kind == "condition-match":
+            return any(match["in"] in ("positive-test", "latest-result") for match in rule.matches)
         if rule.kind == "interaction":
             dose = any(escalation["if"] == "dose-above" for escalation in rule.escalations)
             return dose or "recent_immunization_days" in rule.parameters

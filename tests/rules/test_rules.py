@@ -253,8 +253,8 @@ class TestDeceased:
         record = PatientRecord(
             "p1", "order-select", NOW, drafts=drafts, medications=meds, deceased=NOW - timedelta(days=3)
         )
-        kinds = {rule.kind for rule, _ in evaluate(PACK, record)}
-        assert not kinds & {"interaction", "cbc-schedule", "lab-threshold"} and "new-start" in kinds
+        ids = {rule.id for rule, _ in evaluate(PACK, record)}  # alive, DDI-01 and MON-01 would both show
+        assert not ids & {"DDI-01", "MON-01"} and "PREC-05" in ids
         on_file = [*meds, use("MedicationRequest/a", "azathioprine")]
         chart = PatientRecord("p1", "patient-view", NOW, medications=on_file, deceased=True)
         assert evaluate(PACK, chart) == []
