@@ -138,7 +138,7 @@ class KnowledgePack:
     restart_gap_days: int = 90  # manifest `therapy`: courses of a drug further apart than this are a restart
     indication_precedence: tuple[str, ...] = ()  # manifest `therapy`: the concepts that name an order's indication
     kinds: dict[str, str] = field(default_factory=dict)  # manifest `kinds`: kind of rule -> what it reads
-    match_reads: dict[str, str] = field(default_factory=dict)  # manifest `kinds`: a match's `in` -> what it reads
+    part_reads: dict[str, str] = field(default_factory=dict)  # manifest `kinds`: a match or report -> what it reads
     phrases: dict[str, str] = field(default_factory=dict)  # manifest `phrases`: the wording every card shares
     caution: tuple[str, ...] = ()  # pharmacogenomic phenotype concepts, most cautious first (valuesets/genomics.json)
 
@@ -147,8 +147,10 @@ class KnowledgePack:
         return fill(self.phrases[name], values)
 
     def reads(self, rule: Rule) -> str:
-        """What the rule reads from the patient record: its kind's reads, then those of its matches."""
-        return "; ".join(dict.fromkeys([self.kinds[rule.kind], *(self.match_reads[m["in"]] for m in rule.matches)]))
+        """What the rule reads from the patient record: its kind's reads, then those of its matches or reports."""
+        parts = [match["in"] for match in rule.matches] + list(rule.parameters.get("reports", ()))
+        reads = [self.kinds[rule.kind], *(self.part_reads[part] for part in parts)]
+        return "; ".join(dict.fromkeys(filter(None, reads)))
 
     def rules_for(self, hook: str) -> tuple[Rule, ...]:
         return self._rules_by_hook.get(hook, ())

@@ -72,6 +72,7 @@ def load_pack(directory: Path) -> KnowledgePack:
         problems.append(f"manifest.json: therapy indication_precedence: unknown concepts {unknown}")
     problems += [f"rule {rule.id}: kind {rule.kind!r} is not in the manifest's kinds"
                  for rule in rules if rule.kind not in manifest["kinds"]]  # fmt: skip
+    problems += _part_problems(rules, manifest["kinds"])
     rule_ids = {rule.id for rule in rules}
     for amendment in manifest.get("amendments", ()):
         if amendment["rule"] not in rule_ids or amendment["source"] not in sources:
@@ -91,8 +92,12 @@ def load_pack(directory: Path) -> KnowledgePack:
         amendments=tuple(manifest.get("amendments", ())),
         restart_gap_days=manifest["therapy"]["restart_gap_days"]["value"],
         indication_precedence=tuple(manifest["therapy"]["indication_precedence"]["value"]),
-        kinds={kind: spec["reads"] for kind, spec in manifest["kinds"].items()},
-        match_reads={m: reads for spec in manifest["kinds"].values() for m, reads in spec.get("matches", {}).items()},
+        kinds={kind: spec.get("reads", "") for kind, spec in manifest["kinds"].items()},
+        part_reads={
+            part: reads
+            for spec in manifest["kinds"].values()
+            for part, reads in [*spec.get("matches", {}).items(), *spec.get("reports", {}).items()]
+        },
         phrases=manifest["phrases"],
         caution=tuple(caution),
     )
@@ -197,6 +202,21 @@ def _make_rule(raw: dict, phrases: dict[str, str], groups: dict[str, frozenset[s
         escalations=tuple(_expand(item, groups) for item in raw.get("escalations", ())),
         matches=tuple(_expand(item, groups) for item in raw.get("matches", ())),
     )
+
+
+def _part_problems(rules: list[Rule], kinds: dict) -> list[str]:
+    """Each match or report a rule lists is one its kind declares (and says what it reads); a rule that reports
+    problems has the one card they make."""
+    problems = []
+    for rule in rules:
+        spec = kinds.get(rule.kind, {})
+        for field_name, parts in (("matches", [m["in"] for m in rule.matches]),
+                                  ("reports", rule.parameters.get("reports", []))):  # fmt: skip
+            unknown = sorted(set(parts) - set(spec.get(field_name, {})))
+            problems += [f"rule {rule.id}: kind {rule.kind!r} has no {field_name[:-1]} {part!r}" for part in unknown]
+        if "reports" in rule.parameters and len(rule.cards) != 1:
+            problems.append(f"rule {rule.id}: a rule that reports problems has one card, not {len(rule.cards)}")
+    return problems
 
 
 def _expand(value: Any, groups: dict[str, frozenset[str]]) -> Any:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from service.knowledge import KnowledgePack, Rule
 from service.record import PatientRecord
 from service.rules import condition_match, data_quality, dosing, interactions, monitoring, pgx
-from service.rules.common import RESULT_SEARCHES, analytes_read, lookbacks
+from service.rules.common import analytes_read, lookbacks, result_searches
 from service.rules.findings import Finding
 
 Evaluator = Callable[[Rule, PatientRecord, KnowledgePack], list[Finding]]
@@ -21,12 +21,10 @@ EVALUATORS: dict[str, Evaluator] = {
     "inr-check": monitoring.evaluate_inr,
     "dose-range": dosing.dose_range,
     "dose-reduced-with": dosing.dose_with_interactant,
-    "dose-data": dosing.dose_data,
     "pgx-cpic": pgx.cpic,
     "pgx-test": pgx.baseline_test,
     "condition-match": condition_match.evaluate,
-    "unreadable-draft": data_quality.unreadable_drafts,
-    "incomplete-record": data_quality.incomplete_record,
+    "data-quality": data_quality.evaluate,
 }
 
 # Kinds of rule that are about keeping a living patient safe over time: after death, a chart opening gets no cards
@@ -69,4 +67,4 @@ def evaluate(
     return sorted(kept, key=lambda pair: pair[1].sort_key(pair[0]))
 
 
-__all__ = ["EVALUATORS", "RESULT_SEARCHES", "CardPolicy", "Finding", "analytes_read", "evaluate", "lookbacks"]
+__all__ = ["EVALUATORS", "CardPolicy", "Finding", "analytes_read", "evaluate", "lookbacks", "result_searches"]

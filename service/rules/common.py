@@ -2,23 +2,37 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from service.knowledge import KnowledgePack, Rule
 from service.record import MedicationUse, PatientRecord
+from service.record.model import Measurement
 from service.record.therapy import focus_therapy
 
-# The dated results (and immunizations) each kind of rule reads, by prefetch search; a rule of such a kind says in
-# `lookback_days` how far back (a condition rule reads lab results only when a positive test counts).
-RESULT_SEARCHES: dict[str, tuple[str, ...]] = {
+# The kinds whose every rule reads dated lab results or weights; rules of other kinds read them where their data says
+# so (`result_searches`). A rule that reads any says in `lookback_days` how far back.
+KIND_SEARCHES: dict[str, tuple[str, ...]] = {
     "cbc-schedule": ("labs",),
     "lft-schedule": ("labs",),
     "lab-threshold": ("labs",),
     "inr-check": ("labs",),
-    "condition-match": ("labs",),  # where a match reads a result: a positive test, the latest eGFR
     "dose-range": ("weights",),
     "dose-reduced-with": ("weights",),
-    "dose-data": ("weights",),
-    "interaction": ("weights", "immunizations"),  # a live vaccine given recently; the dose escalation's weight
 }
+
+
+def result_searches(rule: Rule) -> tuple[str, ...]:
+    """The prefetch searches of dated results (and immunizations) the rule reads."""
+    searches = list(KIND_SEARCHES.get(rule.kind, ()))
+    if any(match["in"] in ("positive-test", "latest-result") for match in rule.matches):
+        searches.append("labs")
+    if "unchecked-doses" in rule.parameters.get("reports", ()):
+        searches.append("weights")
+    if any(escalation["if"] == "dose-above" for escalation in rule.escalations):
+        searches.append("weights")
+    if "recent_immunization_days" in rule.parameters:
+        searches.append("immunizations")
+    return tuple(searches)
 
 
 def analytes_read(pack: KnowledgePack) -> frozenset[str]:
@@ -28,7 +42,7 @@ def analytes_read(pack: KnowledgePack) -> frozenset[str]:
     labs = {c.id for c in pack.concepts.values() if c.prefetch in ("labs", "weights") or c.unit}
     named: set[str] = set()
     for rule in pack.rules:
-        if "weights" in RESULT_SEARCHES.get(rule.kind, ()):
+        if "weights" in result_searches(rule):
             named.add(pack.weight_concept)
         named.update(_strings([rule.parameters, *rule.matches]) & labs)
     return frozenset(named)
@@ -48,7 +62,7 @@ def lookbacks(pack: KnowledgePack) -> dict[str, dict[str, int]]:
     """Prefetch search -> rule id -> days that rule reads back: how far back each search's results are needed."""
     found: dict[str, dict[str, int]] = {}
     for rule in pack.rules:
-        for search in RESULT_SEARCHES.get(rule.kind, ()):
+        for search in result_searches(rule):
             if "lookback_days" in rule.parameters:
                 found.setdefault(search, {})[rule.id] = rule.param("lookback_days")
     return found
@@ -100,3 +114,11 @@ def number(value: float) -> str:
         if abs(value) < 1
         else f"{value:.1f}".rstrip("0").rstrip(".")
     )
+
+
+def weight(record: PatientRecord, max_age_days: int, pack: KnowledgePack) -> Measurement | None:
+    """The latest body weight, when it is positive and from the last `max_age_days`."""
+    latest = record.latest(pack.weight_concept)
+    if latest and latest.value > 0 and record.now - latest.effective <= timedelta(days=max_age_days):
+        return latest
+    return None

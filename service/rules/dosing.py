@@ -9,16 +9,8 @@ from datetime import timedelta
 
 from service.knowledge import KnowledgePack, Rule
 from service.record import MedicationUse, PatientRecord
-from service.record.model import Measurement
-from service.rules.common import basis, focus_uses, indication, is_new_start, mg, per_kg
+from service.rules.common import basis, focus_uses, indication, is_new_start, mg, per_kg, weight
 from service.rules.findings import DoseChange, Finding
-
-
-def weight(record: PatientRecord, max_age_days: int, pack: KnowledgePack) -> Measurement | None:
-    latest = record.latest(pack.weight_concept)
-    if latest and latest.value > 0 and record.now - latest.effective <= timedelta(days=max_age_days):
-        return latest
-    return None
 
 
 def dose_range(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
@@ -119,14 +111,3 @@ def dose_with_interactant(rule: Rule, record: PatientRecord, pack: KnowledgePack
             )
             break
     return findings
-
-
-def dose_data(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
-    """Say when the dose checks could not run: no computable dose, or no recent weight."""
-    problems = []
-    for use in focus_uses(rule, record):
-        if not use.dose.known:
-            problems.append(rule.phrase("dose-problem", reference=use.reference, problem=use.dose.problem))
-        elif not weight(record, rule.param("weight_max_age_days"), pack):
-            problems.append(rule.phrase("no-weight", days=rule.param("weight_max_age_days")))
-    return [Finding(rule.id, "not-checked", items=tuple(dict.fromkeys(problems)))] if problems else []

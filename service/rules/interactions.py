@@ -11,7 +11,7 @@ from datetime import timedelta
 from service.knowledge import KnowledgePack, Rule
 from service.record import MedicationUse, PatientRecord
 from service.record.therapy import therapy_of
-from service.rules.common import basis
+from service.rules.common import basis, weight
 from service.rules.findings import Finding
 
 
@@ -150,8 +150,6 @@ def _also_taking(record: PatientRecord, rule: Rule, spec: dict, pack: KnowledgeP
 
 def _dose_above(record: PatientRecord, rule: Rule, spec: dict, pack: KnowledgePack) -> bool:
     """The rule's drug above `mg_per_kg` mg/kg/day (no weight or dose: not escalated; DDI-09)."""
-    from service.rules.dosing import weight  # dosing imports nothing from here; kept local to show the one use
-
     kg = weight(record, spec["weight_max_age_days"], pack)
     doses = [
         use.dose.high
