@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from service.knowledge import KnowledgePack, Rule
 from service.record import PatientRecord
-from service.rules import condition_match, data_quality, dosing, interactions, monitoring, pgx
+from service.rules import condition_match, data_quality, dose_range, interactions, monitoring, pgx
 from service.rules.common import analytes_read, lookbacks, result_searches
 from service.rules.findings import Finding
 
@@ -19,8 +19,7 @@ EVALUATORS: dict[str, Evaluator] = {
     "lft-schedule": monitoring.evaluate_lft,
     "lab-threshold": monitoring.evaluate_thresholds,
     "inr-check": monitoring.evaluate_inr,
-    "dose-range": dosing.dose_range,
-    "dose-reduced-with": dosing.dose_with_interactant,
+    "dose-range": dose_range.evaluate,
     "pgx-cpic": pgx.cpic,
     "pgx-test": pgx.baseline_test,
     "condition-match": condition_match.evaluate,

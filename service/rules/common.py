@@ -17,7 +17,6 @@ KIND_SEARCHES: dict[str, tuple[str, ...]] = {
     "lab-threshold": ("labs",),
     "inr-check": ("labs",),
     "dose-range": ("weights",),
-    "dose-reduced-with": ("weights",),
 }
 
 

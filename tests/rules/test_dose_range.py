@@ -63,5 +63,5 @@ def test_not_reduced_with_allopurinol():
                                 frozenset({"allopurinol"}), "allopurinol 300 mg", "RxNorm code test")  # fmt: skip
     # the limit for RA is a third of 2.5 mg/kg/day, 0.83: 100 mg at 60 kg is 1.67, 40 mg is 0.67
     found = dose_findings([azathioprine(100)], [allopurinol], [weight(60)], [ra_entry()], prefix="DOSE-04")
-    assert found == [("DOSE-04", "not-reduced")]
+    assert found == [("DOSE-04", "above-maximum")]
     assert dose_findings([azathioprine(40)], [allopurinol], [weight(60)], [ra_entry()], prefix="DOSE-04") == []
