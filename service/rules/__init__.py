@@ -7,28 +7,33 @@ from dataclasses import dataclass
 
 from service.knowledge import KnowledgePack, Rule
 from service.record import PatientRecord
-from service.rules import condition_match, data_quality, dose_range, interactions, monitoring, pgx
+from service.rules import (
+    condition_match,
+    data_quality,
+    dose_range,
+    pair_interaction,
+    phenotype_table,
+    schedule,
+    threshold,
+)
 from service.rules.common import analytes_read, lookbacks, result_searches
 from service.rules.findings import Finding
 
 Evaluator = Callable[[Rule, PatientRecord, KnowledgePack], list[Finding]]
 
-EVALUATORS: dict[str, Evaluator] = {
-    "interaction": interactions.evaluate,
-    "cbc-schedule": monitoring.evaluate_cbc,
-    "lft-schedule": monitoring.evaluate_lft,
-    "lab-threshold": monitoring.evaluate_thresholds,
-    "inr-check": monitoring.evaluate_inr,
+EVALUATORS: dict[str, Evaluator] = {  # a kind of rule is a mechanism; the rule's data says what it looks at
+    "pair-interaction": pair_interaction.evaluate,
+    "schedule": schedule.evaluate,
+    "threshold": threshold.evaluate,
     "dose-range": dose_range.evaluate,
-    "pgx-cpic": pgx.cpic,
-    "pgx-test": pgx.baseline_test,
+    "phenotype-table": phenotype_table.evaluate,
     "condition-match": condition_match.evaluate,
     "data-quality": data_quality.evaluate,
 }
 
 # Kinds of rule that are about keeping a living patient safe over time: after death, a chart opening gets no cards
 # at all, and an order (the record may be wrong, so its own checks still run) gets none of these.
-AFTER_DEATH_SILENT = frozenset({"interaction", "cbc-schedule", "lft-schedule", "lab-threshold", "inr-check"})
+AFTER_DEATH_SILENT = frozenset({"pair-interaction", "schedule", "threshold"})
 
 
 @dataclass(frozen=True)

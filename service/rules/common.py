@@ -12,10 +12,8 @@ from service.record.therapy import focus_therapy
 # The kinds whose every rule reads dated lab results or weights; rules of other kinds read them where their data says
 # so (`result_searches`). A rule that reads any says in `lookback_days` how far back.
 KIND_SEARCHES: dict[str, tuple[str, ...]] = {
-    "cbc-schedule": ("labs",),
-    "lft-schedule": ("labs",),
-    "lab-threshold": ("labs",),
-    "inr-check": ("labs",),
+    "schedule": ("labs",),
+    "threshold": ("labs",),
     "dose-range": ("weights",),
 }
 

@@ -167,6 +167,11 @@ def _age(rule: Rule, record: PatientRecord, pack: KnowledgePack, spec: dict) -> 
     return Match({"age": str(age)}) if age is not None and age >= spec["from"] else None
 
 
+def _no_pgx_result(rule: Rule, record: PatientRecord, pack: KnowledgePack, spec: dict) -> Match | None:
+    """No TPMT or NUDT15 result on file at all, not even one whose phenotype could not be read (MON-04)."""
+    return None if record.phenotypes or record.has_pgx_result else Match()
+
+
 MATCHERS: dict[str, Matcher] = {  # what a match may look in (cards/schemas/rules.schema.json, `matches`)
     "the-order": _the_order,
     "allergies": _allergy,
@@ -175,4 +180,5 @@ MATCHERS: dict[str, Matcher] = {  # what a match may look in (cards/schemas/rule
     "latest-result": _latest_result,
     "medication-history": _taken_before,
     "age": _age,
+    "no-pgx-result": _no_pgx_result,
 }

@@ -1,14 +1,15 @@
-"""Pharmacogenomics: the CPIC TPMT x NUDT15 recommendation for the patient's phenotypes, and baseline testing."""
+"""Phenotype table: the row of the rule's `table` for the patient's TPMT and NUDT15 phenotypes (CPIC), its action
+and recommendation, and a notice when results on file could not be interpreted."""
 
 from __future__ import annotations
 
 from service.knowledge import KnowledgePack, Rule
 from service.record import PatientRecord
-from service.rules.common import basis, focus_uses, is_new_start, mg
+from service.rules.common import basis, focus_uses, mg
 from service.rules.findings import DoseChange, Finding
 
 
-def cpic(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
+def evaluate(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
     uses = focus_uses(rule, record)
     if not uses:
         return []
@@ -89,13 +90,3 @@ def _factor(rule: Rule, row: dict) -> float | None:
     if row["action"] == "reduce-both":
         return rule.param("reduced_fraction_both_intermediate")
     return None
-
-
-def baseline_test(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
-    """MON-04: a new start with no TPMT or NUDT15 result on file."""
-    uses = focus_uses(rule, record)
-    if not uses or not is_new_start(record, rule.drug):
-        return []
-    if record.phenotypes or record.has_pgx_result:
-        return []
-    return [Finding(rule.id, "no-result", {"drug_label": uses[0].label}, basis=(basis(uses[0]),))]
