@@ -141,6 +141,7 @@ class KnowledgePack:
     part_reads: dict[str, str] = field(default_factory=dict)  # manifest `kinds`: a match or report -> what it reads
     phrases: dict[str, str] = field(default_factory=dict)  # manifest `phrases`: the wording every card shares
     caution: tuple[str, ...] = ()  # pharmacogenomic phenotype concepts, most cautious first (valuesets/genomics.json)
+    genomics_reading: dict[str, Any] = field(default_factory=dict)  # valuesets/genomics.json `reading`
 
     def phrase(self, name: str, /, **values: object) -> str:
         """A pack-wide phrase with its `{placeholders}` filled, as plain text (as `Rule.phrase`)."""

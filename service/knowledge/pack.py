@@ -32,6 +32,7 @@ def load_pack(directory: Path) -> KnowledgePack:
     concepts: dict[str, Concept] = {}
     groups: dict[str, frozenset[str]] = {}
     caution: list[str] = []
+    reading: dict = {}
     for name in manifest["valuesets"]:
         document = _read(directory / name)
         found = _schema_problems(validators["valueset"], document, name)
@@ -40,6 +41,7 @@ def load_pack(directory: Path) -> KnowledgePack:
             problems += _add_concepts(document, name, sources, concepts)
             groups |= {group: frozenset(members) for group, members in document.get("groups", {}).items()}
             caution += document.get("caution", {}).get("value", [])
+            reading |= document.get("reading", {}).get("value", {})
     problems += [
         f"group {group!r} names unknown concept {member!r}"
         for group, members in groups.items()
@@ -47,6 +49,7 @@ def load_pack(directory: Path) -> KnowledgePack:
     ]
 
     problems += [f"caution names unknown concept {c!r}" for c in caution if c not in concepts]
+    problems += _reading_problems(reading, concepts, groups)
     rules: list[Rule] = []
     for name in manifest["rules"]:
         document = _read(directory / name)
@@ -100,6 +103,7 @@ def load_pack(directory: Path) -> KnowledgePack:
         },
         phrases=manifest["phrases"],
         caution=tuple(caution),
+        genomics_reading=reading,
     )
 
 
@@ -202,6 +206,19 @@ def _make_rule(raw: dict, phrases: dict[str, str], groups: dict[str, frozenset[s
         escalations=tuple(_expand(item, groups) for item in raw.get("escalations", ())),
         matches=tuple(_expand(item, groups) for item in raw.get("matches", ())),
     )
+
+
+def _reading_problems(reading: dict, concepts: dict[str, Concept], groups: dict[str, frozenset[str]]) -> list[str]:
+    """The genomics reading names concepts and groups the pack has."""
+    if not reading:
+        return ["no value set gives the genomics `reading`"]
+    one_gene = reading["one_gene_results"]
+    named = [*reading["genes"], reading["gene_studied"], reading["implication"], reading["activity"],
+             reading["indeterminate"], *reading["result_codes"], *reading["all_gene_results"],
+             *reading["activity_reads"].values(), *one_gene, *(c for cs in one_gene.values() for c in cs)]  # fmt: skip
+    problems = [f"genomics reading names unknown concept {c!r}" for c in named if c not in concepts]
+    wanted = [reading["answers"], reading["activity_flags"]]
+    return problems + [f"genomics reading names unknown group {g!r}" for g in wanted if g not in groups]
 
 
 def _part_problems(rules: list[Rule], kinds: dict) -> list[str]:

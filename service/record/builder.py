@@ -60,7 +60,7 @@ class RecordBuilder:
             if isinstance(resource, dict) and isinstance(resource.get("resourceType"), str):
                 resources.append((position, resource))
             else:
-                record.unreadable_drafts.append(f"Entry {position + 1} of draftOrders is not a FHIR resource.")
+                record.unreadable_drafts.append(self._pack.phrase("record-draft-not-a-resource", position=position + 1))
         return resources
 
     def _read_drafts(self, call: HookCall, drafts: list[tuple[int, dict]], index: MedicationIndex, record, now):
@@ -72,8 +72,9 @@ class RecordBuilder:
                 continue  # other order types are not ours; withdrawn drafts are being removed
             reference = f"{resource['resourceType']}/{resource.get('id')}"
             try:
+                selected = reference in call.selections
                 use = read_medication(
-                    resource, index, self._terminology, now, is_draft=True, is_selected=reference in call.selections
+                    resource, index, self._terminology, now, self._pack.phrase, is_draft=True, is_selected=selected
                 )
             except NoMedicationYet:
                 continue  # a draft still being filled in: nothing to check yet, and nothing wrong with the data
@@ -93,7 +94,7 @@ class RecordBuilder:
             ):
                 continue  # cancelled before use, a pending order, an error, or not taken: none of them is a use
             try:
-                use = read_medication(resource, index, self._terminology, now, known_only=True)
+                use = read_medication(resource, index, self._terminology, now, self._pack.phrase, known_only=True)
             except Unreadable as problem:
                 record.medication_problems.append(str(problem))
                 continue

@@ -7,6 +7,7 @@ is used, else the largest. `high` is for over-dose checks (range high, frequency
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -33,27 +34,34 @@ TABLET_UNITS = {
 class DailyDose:
     high: float | None = None  # mg/day for over-dose checks
     low: float | None = None  # mg/day for under-dose checks
-    problem: str = ""  # why no dose could be computed; empty when computed
+    problem: str = ""  # why no dose could be computed, in the pack's words; empty when computed (or not read)
 
     @property
     def known(self) -> bool:
         return self.high is not None
 
 
+Wording = Callable[..., str]  # the pack's phrase filler (KnowledgePack.phrase): this module names, the pack words
+
+
 class _Unusable(PatientDataError):
-    """A dose line that cannot be turned into mg/day; caught within this module, its message kept as the reason."""
+    """A dose line that cannot be turned into mg/day; caught within this module, its phrase kept as the reason."""
+
+    def __init__(self, phrase: str, **values: str):
+        super().__init__(phrase)
+        self.phrase, self.values = phrase, values
 
 
-def daily_dose(resource: dict, strength_mg: float | None, now: datetime) -> DailyDose:
+def daily_dose(resource: dict, strength_mg: float | None, now: datetime, wording: Wording) -> DailyDose:
     lines = [line for line in as_list(resource.get("dosageInstruction")) if isinstance(line, dict)]
     if not lines:
-        return DailyDose(problem="the order has no dosage instructions")
+        return DailyDose(problem=wording("record-dose-no-dosage"))
     try:
         groups: dict[object, list[tuple[float, float]]] = {}
         for line in lines:
             groups.setdefault(_sequence(line), []).append(_line_dose(line, strength_mg))
     except _Unusable as reason:
-        return DailyDose(problem=str(reason))
+        return DailyDose(problem=wording(reason.phrase, **reason.values))
     if None in groups or len(groups) == 1:
         chosen = [dose for group in groups.values() for dose in group]  # all concurrent
     else:
@@ -83,25 +91,25 @@ def _amount(line: dict, strength_mg: float | None) -> tuple[float, float]:
         low = dose_range.get("low") or dose_range.get("high")  # one end given: a range of one value
         high = dose_range.get("high") or dose_range.get("low")
         if not (isinstance(low, dict) and isinstance(high, dict)):
-            raise _Unusable("the dose range cannot be read")
+            raise _Unusable("record-dose-range-unreadable")
         return _mg(low, strength_mg), _mg(high, strength_mg)
     if isinstance(line.get("text"), str) and line["text"].strip():
-        raise _Unusable("the dose is free text only")
-    raise _Unusable("the dosage gives no dose quantity")
+        raise _Unusable("record-dose-free-text")
+    raise _Unusable("record-dose-no-quantity")
 
 
 def _mg(quantity: dict, strength_mg: float | None) -> float:
     value = quantity.get("value")
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise _Unusable("the dose quantity has no usable value")
+        raise _Unusable("record-dose-no-value")
     unit = str(quantity.get("code") or quantity.get("unit") or "").strip().lower()
     if unit in MASS_UNITS:
         return value * MASS_UNITS[unit]
     if unit in TABLET_UNITS:
         if strength_mg is None:
-            raise _Unusable("the dose is in tablets but the product strength is unknown")
+            raise _Unusable("record-dose-no-strength")
         return value * strength_mg
-    raise _Unusable(f"the dose unit '{unit or 'none'}' cannot be converted to mg")
+    raise _Unusable("record-dose-unit", unit=unit) if unit else _Unusable("record-dose-no-unit")
 
 
 def _per_day(line: dict) -> tuple[float, float]:
@@ -115,7 +123,7 @@ def _per_day(line: dict) -> tuple[float, float]:
     if _number(frequency) or _number(period):
         period_days = _number(period, 1) * PERIOD_DAYS.get(unit, 0)
         if period_days <= 0:
-            raise _Unusable("the timing period cannot be read")
+            raise _Unusable("record-dose-period")
         low = _number(frequency, 1) / period_days
         high = max(_number(repeat.get("frequencyMax"), 0), _number(frequency, 1)) / period_days
         weekdays = as_list(repeat.get("dayOfWeek"))
@@ -126,8 +134,8 @@ def _per_day(line: dict) -> tuple[float, float]:
     if times:
         return float(times), float(times)
     if code:
-        raise _Unusable(f"the timing code '{code}' is not understood")
-    raise _Unusable("the dosage gives no frequency")
+        raise _Unusable("record-dose-timing-code", code=code)
+    raise _Unusable("record-dose-no-frequency")
 
 
 def _max_per_day(line: dict, strength_mg: float | None) -> float | None:

@@ -7,14 +7,16 @@ from dataclasses import dataclass
 
 from service.knowledge import KnowledgePack
 
-GENE_NAMES = ("TPMT", "NUDT15")
-# A star-allele pair, each allele optionally preceded by its gene: "*1/*3A", "TPMT *3A/*1", "TPMT*1/TPMT*3C".
-PAIR = re.compile(
-    r"(?:\b(?P<gene>TPMT|NUDT15)\b[\s:]*)?\*\s*(?P<first>\d+[A-Z]*)\s*/\s*(?:(?:TPMT|NUDT15)\s*)?\*\s*(?P<second>\d+[A-Z]*)",
-    re.IGNORECASE,
-)
 WILD_TYPE = re.compile(r"\bwild[\s-]?type\b|\bwt\s*/\s*wt\b", re.IGNORECASE)
-NOT_INTERPRETED = ("Uncertain function", "Unknown function")
+
+
+def _pair_pattern(genes: list[str]) -> re.Pattern:
+    """A star-allele pair, each allele optionally preceded by its gene: "*1/*3A", "TPMT *3A/*1", "TPMT*1/TPMT*3C"."""
+    names = "|".join(re.escape(gene) for gene in genes)
+    return re.compile(
+        rf"(?:\b(?P<gene>{names})\b[\s:]*)?\*\s*(?P<first>\d+[A-Z]*)\s*/\s*(?:(?:{names})\s*)?\*\s*(?P<second>\d+[A-Z]*)",
+        re.IGNORECASE,
+    )
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,11 @@ class CpicPhenotypes:
     """CPIC's diplotype-phenotype and allele-function tables for TPMT and NUDT15, indexed once per pack."""
 
     def __init__(self, pack: KnowledgePack):
+        reading = pack.genomics_reading
+        self._pair = _pair_pattern([pack.concepts[gene].display for gene in reading["genes"]])
+        self._indeterminate = pack.concepts[reading["indeterminate"]].display
+        self._not_interpreted = frozenset(reading["uninterpreted_functions"])
+        self._phrase = pack.phrase
         diplotypes = pack.tables["cpic-diplotype-phenotype"]
         self.version = diplotypes.version
         self._phenotypes: dict[tuple[str, str, str], str] = {}
@@ -44,7 +51,7 @@ class CpicPhenotypes:
         `named_only`: count only diplotypes written with the gene's name (a result about both genes)."""
         pairs = {
             _ordered(match["first"], match["second"])
-            for match in PAIR.finditer(text)
+            for match in self._pair.finditer(text)
             if (match["gene"] or "").upper() == gene or not (match["gene"] or named_only)
         }
         if not pairs and not named_only and WILD_TYPE.search(text):
@@ -53,20 +60,20 @@ class CpicPhenotypes:
             return None
         if len(pairs) > 1:
             shown = ", ".join("/".join(pair) for pair in sorted(pairs))
-            return DiplotypeReading(shown, None, f"the result states more than one {gene} diplotype ({shown})")
+            return DiplotypeReading(shown, None, self._phrase("record-pgx-diplotypes", gene=gene, shown=shown))
         first, second = pairs.pop()
         diplotype = f"{first}/{second}"
         unlisted = [allele for allele in (first, second) if (gene, allele) not in self._functions]
         if unlisted:
             alleles = " and ".join(dict.fromkeys(unlisted))
-            problem = f"{alleles} is not in CPIC's {gene} allele table ({self.version})"
-            return DiplotypeReading(diplotype, "Indeterminate", problem)
+            problem = self._phrase("record-pgx-allele-unlisted", alleles=alleles, gene=gene, version=self.version)
+            return DiplotypeReading(diplotype, self._indeterminate, problem)
         phenotype = self._phenotypes[(gene, first, second)]
-        uncertain = [a for a in dict.fromkeys((first, second)) if self._functions[(gene, a)] in NOT_INTERPRETED]
+        uncertain = [a for a in dict.fromkeys((first, second)) if self._functions[(gene, a)] in self._not_interpreted]
         problem = ""
-        if phenotype == "Indeterminate" and uncertain:
+        if phenotype == self._indeterminate and uncertain:
             functions = ", ".join(f"{a} ({self._functions[(gene, a)].lower()})" for a in uncertain)
-            problem = f"CPIC cannot assign a phenotype to {gene} {diplotype}: {functions}"
+            problem = self._phrase("record-pgx-indeterminate", gene=gene, diplotype=diplotype, functions=functions)
         return DiplotypeReading(diplotype, phenotype, problem)
 
 

@@ -18,7 +18,8 @@ from functools import lru_cache
 from service.fhir.values import as_dicts
 from service.knowledge import KnowledgePack
 from service.record.clinical import effective_time
-from service.record.diplotypes import GENE_NAMES, CpicPhenotypes
+from service.record.daily_dose import Wording
+from service.record.diplotypes import CpicPhenotypes
 from service.record.model import Phenotype
 
 NOT_A_RESULT = {"entered-in-error", "cancelled", "preliminary", "registered"}
@@ -47,33 +48,39 @@ class GenomicsReader:
 
     def __init__(self, pack: KnowledgePack):
         self._cpic = CpicPhenotypes(pack)
-        concepts = pack.concepts
-        self._gene_codes = {code.code.upper(): concepts[g].display for g in ("gene-tpmt", "gene-nudt15")
-                            for code in concepts[g].codes}  # fmt: skip
+        self._phrase = pack.phrase
+        concepts, reading = pack.concepts, pack.genomics_reading
+        gene_concepts = reading["genes"]
+        self._gene_codes = {code.code.upper(): concepts[g].display for g in gene_concepts for code in concepts[g].codes}
         self._gene_codes |= {code.split(":")[-1]: gene for code, gene in list(self._gene_codes.items())}
-        self._gene_words = {concepts[g].display: _words(concepts[g].text) for g in ("gene-tpmt", "gene-nudt15")}
-        self._codes = {name: {c.code for c in concepts[name].codes} for name in (
-            "pgx-genotype", "pgx-haplotype", "pgx-gene-studied", "pgx-implication", "tpmt-phenotype",
-            "tpmt-genotype", "tpmt-activity", "tpmt-nudt15-panel")}  # fmt: skip
-        self._tpmt_codes = self._codes["tpmt-phenotype"] | self._codes["tpmt-genotype"] | self._codes["tpmt-activity"]
+        self._gene_words = {concepts[g].display: _words(concepts[g].text) for g in gene_concepts}
+        self._codes = {name: {c.code for c in concepts[name].codes} for name in reading["result_codes"]}
+        self._gene_studied_codes = self._codes[reading["gene_studied"]]
+        self._implication_codes = self._codes[reading["implication"]]
+        self._activity_codes = self._codes[reading["activity"]]
+        self._all_gene_codes = set().union(*(self._codes[name] for name in reading["all_gene_results"]))
+        self._one_gene_codes = {
+            concepts[gene].display: set().union(*(self._codes[name] for name in results))
+            for gene, results in reading["one_gene_results"].items()
+        }
         self._lab_codes = {code.code for search in ("labs", "weights") for code in pack.observation_codes(search)}
         self._pgx_codes = frozenset().union(*self._codes.values())
-        self._answers = {c.code: concepts[member].display for member in pack.groups["pgx-phenotypes"]
-                         for c in concepts[member].codes}  # fmt: skip
-        self._phrases = sorted(((text, concepts[member].display) for member in pack.groups["pgx-phenotypes"]
+        answers, flags = pack.groups[reading["answers"]], pack.groups[reading["activity_flags"]]
+        self._answers = {c.code: concepts[member].display for member in answers for c in concepts[member].codes}
+        self._phrases = sorted(((text, concepts[member].display) for member in answers
                                 for text in concepts[member].text), key=lambda pair: -len(pair[0]))  # fmt: skip
-        self._flags = {c.code: concepts[member].display for member in pack.groups["tpmt-activity-flags"]
-                       for c in concepts[member].codes}  # fmt: skip
-        self._activity_words = _words(concepts["tpmt-activity"].text)
-        self._any_gene = _words(concepts["gene-tpmt"].text + concepts["gene-nudt15"].text)
+        self._flags = {c.code: concepts[member].display for member in flags for c in concepts[member].codes}
+        self._activity_words = _words(concepts[reading["activity"]].text)
+        self._any_gene = _words(tuple(word for g in gene_concepts for word in concepts[g].text))
         # Lab names repeat across results and calls (a long record holds hundreds of the same few): remember them.
         self._names_gene = lru_cache(maxsize=8192)(lambda text: self._any_gene.search(text) is not None)
         self.table_version = self._cpic.version
         # CPIC's terms as the pack displays them: the order in which disagreeing results give way, and the three
         # phenotypes an activity measurement can read as
         self._caution = tuple(concepts[c].display for c in pack.caution)
+        reads = reading["activity_reads"]
         self._poor, self._intermediate, self._normal = (
-            concepts[c].display for c in ("phenotype-poor", "phenotype-intermediate", "phenotype-normal")
+            concepts[reads[key]].display for key in ("none", "below_range", "in_range")
         )
 
     def read(self, observations: Iterable[dict]) -> GenomicsFindings:
@@ -95,7 +102,7 @@ class GenomicsReader:
         for gene, gene_readings in readings.items():
             read = [r for r in gene_readings if r.phenotype]
             if read:
-                found.phenotypes[gene] = _combined(gene, read, self._caution)
+                found.phenotypes[gene] = _combined(gene, read, self._caution, self._phrase)
             else:
                 found.uninterpretable[gene] = "; ".join(f"{r.evidence}: {r.note}" for r in gene_readings)
         return found
@@ -125,7 +132,7 @@ class GenomicsReader:
         """The genes a result is about: its gene-studied component first, else its code (LOINC or words)."""
         genes: list[str] = []
         for component in as_dicts(observation.get("component")) if observation.get("component") else ():
-            if _codes(component.get("code")) & self._codes["pgx-gene-studied"]:
+            if _codes(component.get("code")) & self._gene_studied_codes:
                 value = component.get("valueCodeableConcept")
                 genes += [self._gene_codes[c.upper()] for c in _codes(value) if c.upper() in self._gene_codes]
                 genes += [gene for gene, words in self._gene_words.items() if _mentions(_texts(value), words)]
@@ -133,10 +140,11 @@ class GenomicsReader:
             return list(dict.fromkeys(genes))
         code = observation.get("code")
         codes = _codes(code)
-        if codes & self._codes["tpmt-nudt15-panel"]:
-            return list(GENE_NAMES)
-        if codes & self._tpmt_codes:
-            return ["TPMT"]
+        if codes & self._all_gene_codes:
+            return list(self._gene_words)
+        one_gene = [gene for gene, gene_codes in self._one_gene_codes.items() if codes & gene_codes]
+        if one_gene:
+            return one_gene
         names = _names(code)  # most results are ordinary labs: one cheap search over their names first
         if not names or not self._any_gene.search(names):
             return []
@@ -154,67 +162,73 @@ class GenomicsReader:
         return list(dict.fromkeys(linked))
 
     def _is_implication(self, observation: dict) -> bool:
-        if _codes(observation.get("code")) & self._codes["pgx-implication"]:
+        if _codes(observation.get("code")) & self._implication_codes:
             return True
         components = as_dicts(observation.get("component"))
-        return any(_codes(component.get("code")) & self._codes["pgx-implication"] for component in components)
+        return any(_codes(component.get("code")) & self._implication_codes for component in components)
 
     def _reading(self, observation: dict, gene: str, several_genes: bool) -> _Reading:
         when = effective_time(observation)
-        evidence = f"Observation/{observation.get('id', '?')} ({when.date() if when else 'undated'})"
+        evidence = f"Observation/{observation.get('id', '?')} ({when.date() if when else self._phrase('undated')})"
         values = [observation.get("valueCodeableConcept"), observation.get("valueString")]
         values += [
             c.get(k) for c in as_dicts(observation.get("component")) for k in ("valueCodeableConcept", "valueString")
         ]
         answer = next((self._answers[c] for v in values for c in sorted(_codes(v)) if c in self._answers), None)
         if answer:
-            return _Reading(answer, evidence, "reported phenotype")
+            return _Reading(answer, evidence, self._phrase("record-read-reported"))
         activity = self._activity(observation)
         if activity:
             return _Reading(activity[0], evidence, activity[1], from_activity=True)
         text = " ".join(t for v in values for t in ([v] if isinstance(v, str) else _texts(v)))
         diplotype = self._cpic.read(gene, text, named_only=several_genes)
         if diplotype and diplotype.phenotype:
-            return _Reading(diplotype.phenotype, evidence, f"genotype {diplotype.diplotype}", diplotype.problem)
+            method = self._phrase("record-read-genotype", diplotype=diplotype.diplotype)
+            return _Reading(diplotype.phenotype, evidence, method, diplotype.problem)
         if diplotype:
-            return _Reading(None, evidence, "genotype", diplotype.problem)
+            return _Reading(None, evidence, self._phrase("record-read-genotype-only"), diplotype.problem)
         words = None if several_genes else _phenotype_in_words(text, self._phrases)
         if words:
-            return _Reading(words, evidence, "reported phenotype")
-        shown = text[:80] or "no value"
-        return _Reading(None, evidence, "result", f"states no {gene} phenotype or diplotype that can be read ({shown})")
+            return _Reading(words, evidence, self._phrase("record-read-reported"))
+        shown = text[:80] or self._phrase("record-no-value")
+        note = self._phrase("record-pgx-unreadable", gene=gene, shown=shown)
+        return _Reading(None, evidence, self._phrase("record-read-result"), note)
 
     def _activity(self, observation: dict) -> tuple[str, str] | None:
         """TPMT activity with the lab's own interpretation flag or reference range (there are no universal cut-offs)."""
         quantity = observation.get("valueQuantity")
         code = observation.get("code")
-        is_activity = _codes(code) & self._codes["tpmt-activity"] or self._activity_words.search(_names(code))
+        is_activity = _codes(code) & self._activity_codes or self._activity_words.search(_names(code))
         if not is_activity or not isinstance(quantity, dict) or not _number(quantity.get("value")):
             return None
         value = float(quantity["value"])
         unit = next((u for u in (quantity.get("unit"), quantity.get("code")) if isinstance(u, str)), "")
-        measured = f"TPMT activity {value:g} {unit}".strip()
+        measured = self._phrase("record-activity", value=f"{value:g}", unit=unit).strip()
         flags = [c for concept in as_dicts(observation.get("interpretation")) for c in sorted(_codes(concept))]
         flagged = next((self._flags[flag] for flag in flags if flag in self._flags), None)
         if value == 0:
-            return self._poor, f"{measured} (no activity)"
+            return self._poor, self._phrase("record-activity-none", measured=measured)
         if flagged:
-            return flagged, f"{measured} (flag {next(f for f in flags if f in self._flags)})"
+            flag = next(f for f in flags if f in self._flags)
+            return flagged, self._phrase("record-activity-flag", measured=measured, flag=flag)
         ranges = as_dicts(observation.get("referenceRange"))
         low = next((r["low"].get("value") for r in ranges if isinstance(r.get("low"), dict)), None)
         if isinstance(low, int | float) and _number(low):
-            return (self._intermediate if value < low else self._normal), f"{measured} (range from {low:g})"
+            read = self._intermediate if value < low else self._normal
+            return read, self._phrase("record-activity-range", measured=measured, low=f"{low:g}")
         return None
 
 
-def _combined(gene: str, readings: list[_Reading], caution: tuple[str, ...]) -> Phenotype:
+def _combined(gene: str, readings: list[_Reading], caution: tuple[str, ...], wording: Wording) -> Phenotype:
     """One phenotype per gene: the most cautious reading (`caution`, most cautious first), naming any result that
     says otherwise."""
     ranked = sorted(readings, key=lambda r: caution.index(r.phenotype) if r.phenotype in caution else len(caution))
     chosen = ranked[0]
     assert chosen.phenotype is not None  # given the readings that name a phenotype only
     others = [r for r in ranked[1:] if r.phenotype != chosen.phenotype]
-    conflict = "; ".join(f"{r.evidence} ({r.method}) reads {r.phenotype}" for r in others)
+    conflict = "; ".join(
+        wording("record-pgx-conflict", evidence=r.evidence, method=r.method, phenotype=r.phenotype) for r in others
+    )
     return Phenotype(
         gene, chosen.phenotype, chosen.evidence, chosen.method, chosen.note, conflict, chosen.from_activity
     )

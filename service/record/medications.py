@@ -8,17 +8,17 @@ from datetime import datetime, timedelta
 
 from service.errors import PatientDataError
 from service.fhir.values import as_dict, as_dicts, as_text
-from service.record.daily_dose import DailyDose, daily_dose
+from service.record.daily_dose import DailyDose, Wording, daily_dose
 from service.record.dates import first_datetime
 from service.record.model import MedicationUse
 from service.terminology import Match, Terminology
 
 MEDICATION_TYPES = frozenset({"MedicationRequest", "MedicationOrder", "MedicationStatement"})
-NOT_CHECKED = DailyDose(problem="not a drug the rules check")  # shared: a DailyDose is immutable
+NOT_CHECKED = DailyDose()  # not a drug the rules check (shared: a DailyDose is immutable)
 
 
 class Unreadable(PatientDataError):
-    """A medication resource the rules cannot use; the message says why, for an info card."""
+    """A medication resource the rules cannot use; the message says why, in the pack's words, for an info card."""
 
 
 class NoMedicationYet(Unreadable):
@@ -48,6 +48,7 @@ def read_medication(
     index: MedicationIndex,
     terminology: Terminology,
     now: datetime,
+    wording: Wording,
     *,
     is_draft: bool = False,
     is_selected: bool = False,
@@ -57,8 +58,10 @@ def read_medication(
     for a medication the pack does not know (on file, nothing reads it; a long record holds hundreds)."""
     resource_type = resource["resourceType"]
     resource_id = resource.get("id") if isinstance(resource.get("id"), str) else None
-    reference = f"{resource_type}/{resource_id}" if resource_id else f"{resource_type} without an id"
-    match, label = _identify(resource, index, terminology, reference, known_only)
+    reference = (
+        f"{resource_type}/{resource_id}" if resource_id else wording("record-without-id", resource_type=resource_type)
+    )
+    match, label = _identify(resource, index, terminology, reference, wording, known_only)
     if match is None and known_only:
         return None
     status = resource.get("status")
@@ -72,13 +75,13 @@ def read_medication(
         status=status if isinstance(status, str) else "unknown",
         concepts=match.concepts if match else frozenset(),
         label=label,
-        evidence=match.evidence + (" (code not yet verified)" if match.unverified else "") if match else "",
+        evidence=_evidence(match, wording),
         start=(start := _start(resource)),
         is_draft=is_draft,
         is_selected=is_selected,
         unverified_code=bool(match and match.unverified),
         strength_mg=strength,
-        dose=daily_dose(resource, strength, now) if match else NOT_CHECKED,
+        dose=daily_dose(resource, strength, now, wording) if match else NOT_CHECKED,
         reasons=frozenset().union(*(reason.concepts for reason in reasons if reason)),
         supply_end=supply_end(resource, start) if match else None,
         prior=_prior(resource),
@@ -115,8 +118,20 @@ def _prior(resource: dict) -> str | None:
     return "/".join(parts[-2:])
 
 
+def _evidence(match: Match | None, wording: Wording) -> str:
+    """How the drug was recognised, for the basis line of a card."""
+    if match is None:
+        return ""
+    return wording("record-code-unverified", evidence=match.evidence) if match.unverified else match.evidence
+
+
 def _identify(
-    resource: dict, index: MedicationIndex, terminology: Terminology, reference: str, known_only: bool = False
+    resource: dict,
+    index: MedicationIndex,
+    terminology: Terminology,
+    reference: str,
+    wording: Wording,
+    known_only: bool = False,
 ) -> tuple[Match | None, str]:
     concept = resource.get("medicationCodeableConcept")
     if isinstance(concept, dict) and (concept.get("coding") or concept.get("text")):
@@ -124,13 +139,13 @@ def _identify(
         return match, (_label(concept) or reference) if match or not known_only else ""
     pointer = resource.get("medicationReference")
     if not isinstance(pointer, dict) or not (pointer.get("reference") or pointer.get("display")):
-        raise NoMedicationYet(f"{reference} names no medication.")
+        raise NoMedicationYet(wording("record-names-no-medication", reference=reference))
     display = as_text(pointer.get("display"))
     medication = _resolve(pointer.get("reference"), resource, index)
     if medication is None:
         if display:
             return terminology.match({}, extra_text=[display]), display
-        raise Unreadable(f"{reference} refers to a Medication ({pointer.get('reference')}) that was not sent.")
+        raise Unreadable(wording("record-medication-not-sent", reference=reference, target=pointer.get("reference")))
     return _match_medication(medication, terminology, display), _label(medication.get("code")) or display or reference
 
 

@@ -36,7 +36,7 @@ class MedicationUse:
     is_selected: bool = False
     unverified_code: bool = False
     strength_mg: float | None = None
-    dose: DailyDose = DailyDose(problem="not computed")
+    dose: DailyDose = DailyDose()  # read_medication computes it, or says why it cannot
     reasons: frozenset[str] = frozenset()  # concepts named in reasonCode (the indication)
     supply_end: datetime | None = None  # when the supply runs out (validity or supply x repeats), when known
     prior: str | None = None  # the order this one renews (priorPrescription), "MedicationRequest/<id>"
@@ -95,12 +95,6 @@ class CodedEntry:
     def is_current(self) -> bool:
         return is_current_status(self.status, self.verification, self.ended)
 
-    def describe(self) -> str:
-        """What was found, in the record's own words: "Crohn's disease (SNOMED 34000006, 2026-10-02)"."""
-        how = self.code_label or "recognised by name"
-        when = self.when.date().isoformat() if self.when else "no date recorded"
-        return f"{self.text} ({how}, {when})"
-
 
 def is_current_status(status: str, verification: str, ended: bool) -> bool:
     """A condition or allergy by its status only: active (or no status, as older FHIR versions and encounter
@@ -114,7 +108,7 @@ class Phenotype:
     gene: str  # "TPMT" or "NUDT15"
     value: str  # CPIC term: Normal/Intermediate/Possible Intermediate/Poor Metabolizer, Indeterminate
     evidence: str  # the result it came from: "Observation/id (date)"
-    method: str = "reported phenotype"  # or "genotype *1/*3A", "TPMT activity 3.1 U/mL (flag L)"
+    method: str = ""  # how it was read, in the pack's words: "reported phenotype", "genotype *1/*3A", ...
     note: str = ""  # why a genotype is Indeterminate (an allele CPIC does not list, or of uncertain function)
     conflict: str = ""  # other results for the gene that read differently
     from_activity: bool = False  # read from an enzyme activity measurement (unreliable after a transfusion)

@@ -39,15 +39,6 @@ class Therapy:
     def is_news(self) -> bool:
         return self.state in NEWS
 
-    def describe(self) -> str:
-        """One basis line for a card."""
-        if self.state == NEW_START:
-            return "therapy: new start (no earlier order or statement of this drug on file)"
-        if self.state == RESTART:
-            return f"therapy: restart (last course ended; latest earlier use {_when(self.previous)})"
-        previous = f"{self.previous.reference} of {_when(self.previous)}" if self.previous else "an order not sent"
-        return f"therapy: {self.state} of {previous}, course since {self.since.date() if self.since else 'unknown'}"
-
 
 def therapy_of(record: PatientRecord, drug: str, draft: MedicationUse | None = None) -> Therapy:
     """The continuity of `drug` for this record, as `draft` would change it (cached: rules ask many times)."""
@@ -118,7 +109,3 @@ def _current_course(spans: list, gap: timedelta) -> tuple[datetime | None, datet
             since = min(filter(None, (since, start)), default=None)
             end, latest = max(end, until), use  # spans are in start order: the later one is the latest
     return since, end, latest
-
-
-def _when(use: MedicationUse | None) -> str:
-    return use.start.date().isoformat() if use and use.start else "undated"

@@ -7,7 +7,7 @@ from datetime import timedelta
 from service.knowledge import KnowledgePack, Rule
 from service.record import MedicationUse, PatientRecord
 from service.record.model import Measurement
-from service.record.therapy import focus_therapy
+from service.record.therapy import NEW_START, RESTART, Therapy, focus_therapy
 
 # The kinds whose every rule reads dated lab results or weights; rules of other kinds read them where their data says
 # so (`result_searches`). A rule that reads any says in `lookback_days` how far back.
@@ -86,6 +86,26 @@ def indication(use: MedicationUse, record: PatientRecord, pack: KnowledgePack) -
             if candidate in concepts:
                 return candidate
     return "other"
+
+
+def therapy_basis(therapy: Therapy, pack: KnowledgePack) -> str:
+    """The therapy a draft makes, as one basis line for a card."""
+    if therapy.state == NEW_START:
+        return pack.phrase("therapy-new-start")
+    if therapy.state == RESTART:
+        return pack.phrase("therapy-restart", when=_when(therapy.previous, pack))
+    previous = therapy.previous
+    shown = (
+        pack.phrase("therapy-previous", reference=previous.reference, when=_when(previous, pack))
+        if previous
+        else pack.phrase("therapy-order-not-sent")
+    )
+    since = therapy.since.date() if therapy.since else pack.phrase("unknown")
+    return pack.phrase("therapy-continues", state=therapy.state, previous=shown, since=since)
+
+
+def _when(use: MedicationUse | None, pack: KnowledgePack) -> str:
+    return use.start.date().isoformat() if use and use.start else pack.phrase("undated")
 
 
 def basis(use: MedicationUse) -> str:

@@ -88,7 +88,14 @@ def _condition(rule: Rule, record: PatientRecord, pack: KnowledgePack, spec: dic
         return Match(quiet=True)
     if not entry.text:  # a copy: the record is shared by every rule of the call
         entry = replace(entry, text=pack.concepts[min(entry.current & wanted)].display)
-    return Match({"condition_text": entry.describe()}, _window_basis(rule, entry, wanted, pack, record))
+    return Match({"condition_text": _described(entry, pack)}, _window_basis(rule, entry, wanted, pack, record))
+
+
+def _described(entry: CodedEntry, pack: KnowledgePack) -> str:
+    """What was found, in the record's own words: "Crohn's disease (SNOMED 34000006, 2026-10-02)"."""
+    how = entry.code_label or pack.phrase("entry-by-name")
+    when = entry.when.date().isoformat() if entry.when else pack.phrase("entry-undated")
+    return pack.phrase("entry-described", text=entry.text, how=how, when=when)
 
 
 def _is_news(rule: Rule, record: PatientRecord, entry: CodedEntry) -> bool:

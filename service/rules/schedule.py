@@ -22,7 +22,7 @@ from service.knowledge import KnowledgePack, Rule
 from service.record import MedicationUse, PatientRecord
 from service.record.model import LabResult
 from service.record.therapy import DOSE_CHANGE, Therapy, focus_therapy, therapy_of
-from service.rules.common import basis, number
+from service.rules.common import basis, number, therapy_basis
 from service.rules.findings import Finding
 from service.rules.threshold import raised_with_condition
 
@@ -51,7 +51,7 @@ def evaluate(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Fin
     findings = raised_with_condition(rule, record, pack) if "raised_with_condition" in rule.parameters else []
     last = _last_result(rule, record)
     if rule.parameters.get("baseline_at_start") and due.therapy.is_start:
-        return findings + _baseline(rule, record, due, last)
+        return findings + _baseline(rule, record, pack, due, last)
     return findings + _on_schedule(rule, record, pack, due, last)
 
 
@@ -108,7 +108,9 @@ def _scope(rule: Rule, record: PatientRecord, complete: str, partial: str) -> st
     return rule.phrases[partial if "labs" in record.truncated else complete]
 
 
-def _baseline(rule: Rule, record: PatientRecord, due: Due, last: tuple[date, LabResult | None] | None) -> list[Finding]:
+def _baseline(
+    rule: Rule, record: PatientRecord, pack: KnowledgePack, due: Due, last: tuple[date, LabResult | None] | None
+) -> list[Finding]:
     """A new start: a result within the first phase's interval and slack is the reference point."""
     interval = _phase(rule, 0)
     window = interval.days + interval.grace
@@ -116,7 +118,7 @@ def _baseline(rule: Rule, record: PatientRecord, due: Due, last: tuple[date, Lab
         return []
     values = {"window_days": str(window), "grace_days": str(interval.grace), "draft_label": due.use.label}
     phrases = {"search_scope": _scope(rule, record, "scope-complete", "scope-partial")}
-    return [Finding(rule.id, "new-start", values, phrases, basis=(basis(due.use), due.therapy.describe()))]
+    return [Finding(rule.id, "new-start", values, phrases, basis=(basis(due.use), therapy_basis(due.therapy, pack)))]
 
 
 def _on_schedule(

@@ -1,7 +1,7 @@
-"""Knowledge lives in cards/: the rule and rendering modules hold no clinical wording, no concept id and no code of
-their own. A string in service/rules/ or service/render/ is a parameter or phrase name, a card variant, a FHIR
-element, a format, or one of the few structural words listed here; card text, concept ids, codes and clinical
-numbers come from the pack."""
+"""Knowledge lives in cards/: the record, rule and rendering modules hold no clinical wording, no concept id and no
+code of their own. A string in service/record/, service/rules/ or service/render/ is a parameter or phrase name, a
+card variant, a FHIR element, a format, or one of the few structural words listed here; card text, what the record
+says it could not read, concept ids, codes and clinical numbers come from the pack."""
 
 from __future__ import annotations
 
@@ -11,8 +11,12 @@ import re
 import pytest
 from helpers import REPO, shipped_pack
 
-RULE_MODULES = sorted([*(REPO / "service" / "rules").glob("*.py"), *(REPO / "service" / "render").glob("*.py")])
+from service.record.genomics import NEGATION_AFTER, NEGATION_BEFORE
+
+RULE_MODULES = sorted(path for room in ("record", "rules", "render") for path in (REPO / "service" / room).glob("*.py"))
 STRUCTURAL_WORDING = {
+    NEGATION_BEFORE.pattern,  # English negation cues around a phenotype in words, as terminology/names.py has its own
+    NEGATION_AFTER.pattern,
     ") recognised by ",  # the basis line under a card: "MedicationRequest/a1 (active) recognised by RxNorm 197388"
     "rule %s: a card template left %s unfilled",  # for the operator's log, not a card
     "unknown suggestion action ",  # an exception for the developer: the pack check rules it out
@@ -61,3 +65,21 @@ def test_the_checks_catch_what_they_are_for(tmp_path):
     strings = _strings(sample)
     assert [text for _, text in strings if " " in text] == [" fell by "]
     assert [text for _, text in strings if text in vocabulary or CODE.match(text)] == ["dialysis", "2160-0"]
+
+
+WORDING_CALLS = {"phrase", "_phrase", "wording", "_Unusable"}  # how record/ and rules/ name a pack-wide phrase
+
+
+@pytest.mark.parametrize("path", RULE_MODULES, ids=lambda path: path.name)
+def test_every_pack_phrase_the_code_names_is_in_the_pack(path):
+    """A phrase the record or a rule names by key (`pack.phrase("record-dose-unit", ...)`) is one of the manifest's
+    `phrases`: a key missing from the pack would be a KeyError at call time, on whatever data first needs it."""
+    phrases = shipped_pack().phrases
+    named = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+            called = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            receiver = node.func.value if isinstance(node.func, ast.Attribute) else None
+            if called in WORDING_CALLS and not (isinstance(receiver, ast.Name) and receiver.id == "rule"):
+                named.append(node.args[0].value)
+    assert [key for key in named if key not in phrases] == []

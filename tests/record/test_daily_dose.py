@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from helpers import shipped_pack
 
 from service.record.daily_dose import daily_dose
 
+PACK = shipped_pack()  # its phrases word what a dose lacks
 NOW = datetime(2026, 11, 29, tzinfo=UTC)
 GTS = "http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation"
 
@@ -23,7 +25,7 @@ def line(value=None, unit="mg", code=None, repeat=None, dose_range=None, r4=True
 
 
 def dose(*lines, strength=None):
-    return daily_dose({"dosageInstruction": list(lines)}, strength, NOW)
+    return daily_dose({"dosageInstruction": list(lines)}, strength, NOW, PACK.phrase)
 
 
 @pytest.mark.parametrize(
@@ -122,4 +124,4 @@ def test_a_malformed_dose_range_is_no_dose_and_says_why(dose_range, problem):
 
 
 def test_no_dosage_at_all():
-    assert "no dosage instructions" in daily_dose({}, None, NOW).problem
+    assert "no dosage instructions" in daily_dose({}, None, NOW, PACK.phrase).problem
