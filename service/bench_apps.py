@@ -21,6 +21,8 @@ import jwt
 import orjson
 from flask import Flask, Response, request
 
+from service.http.state import state_of
+
 FIXED_CARD = orjson.dumps({"cards": [{"summary": "floor", "indicator": "info", "source": {"label": "floor"}}]})
 UNAUTHORIZED = orjson.dumps({"error": "unauthorized"})
 REQUIRED_CLAIMS = ["iss", "aud", "exp", "iat", "jti"]
@@ -79,7 +81,7 @@ def aza_in_process(overrides: dict | None = None, fhir_transport=None):
     app = create_app(settings, fhir_transport=fhir_transport)
 
     def clean_up() -> None:
-        app.extensions["aza_cds"].storage.audit.close()  # its last rows, before the folder goes
+        state_of(app).storage.audit.close()  # its last rows, before the folder goes
         shutil.rmtree(data, ignore_errors=True)
 
     atexit.register(clean_up)

@@ -24,6 +24,7 @@ from service.fhir import PatientData
 from service.fhir.memory_server import InMemoryFhirServer
 from service.hooks.templates import prefetch_keys
 from service.http.memory import collection_paused
+from service.http.state import state_of
 from service.knowledge import KnowledgePack
 from service.protocol.call import HookCall
 
@@ -272,7 +273,7 @@ def _measured_call(pack: KnowledgePack, history: LongHistory, mode: str, runs: i
     assert first.status_code == 200, first.get_json()
     transport.bytes_served = 0
     post()
-    pipeline = app.extensions["aza_cds"].pipeline
+    pipeline = state_of(app).pipeline
 
     def parse() -> None:
         with collection_paused():  # as the service parses (http/memory.py)

@@ -9,6 +9,7 @@ from gunicorn.app.base import BaseApplication
 
 from service.app import create_app
 from service.config import ConfigError, Settings
+from service.http.state import state_of
 from service.serving import GuardedThreadWorker
 
 
@@ -50,11 +51,11 @@ def _before_fork(_server, _worker) -> None:
 
 def _after_fork(_server, worker) -> None:
     # Database connections must not be shared across processes: each worker opens its own.
-    worker.app.callable.extensions["aza_cds"].storage.feedback.dispose()
+    state_of(worker.app.callable).storage.feedback.dispose()
 
 
 def _worker_exiting(_server, worker) -> None:
-    worker.app.callable.extensions["aza_cds"].storage.audit.close()  # write the audit rows still queued
+    state_of(worker.app.callable).storage.audit.close()  # write the audit rows still queued
 
 
 def _worker_exited(_server, worker) -> None:

@@ -7,11 +7,11 @@ from flask import Flask
 from service.http import discovery, feedback, health, hooks, metrics_endpoint
 from service.http.errors import register_error_handlers
 from service.http.headers import register_headers
-from service.http.state import AppState
+from service.http.state import EXTENSION, AppState
 
 
 def register_http(app: Flask, app_state: AppState) -> None:
-    app.extensions["aza_cds"] = app_state
+    app.extensions[EXTENSION] = app_state
     for module in (discovery, hooks, feedback, health):
         app.register_blueprint(module.bp)
     if not app_state.settings.metrics_port:  # else served on its own port by `serve` (service/serve.py)

@@ -7,7 +7,7 @@ import hmac
 import secrets
 from dataclasses import dataclass, field
 
-from flask import current_app
+from flask import Flask, current_app
 
 from service.config import Settings
 from service.hooks import HookPipeline
@@ -28,5 +28,14 @@ class AppState:
         return hmac.new(self.hash_key, patient_id.encode(), hashlib.sha256).hexdigest()[:16]
 
 
+EXTENSION = "aza_cds"  # where create_app keeps the AppState on the Flask app
+
+
 def state() -> AppState:
-    return current_app.extensions["aza_cds"]
+    """The parts of the app handling the current request."""
+    return state_of(current_app)
+
+
+def state_of(app: Flask) -> AppState:
+    """The parts of a built app (its storage, pipeline, settings): for the CLI and tests, which hold the app."""
+    return app.extensions[EXTENSION]

@@ -21,6 +21,7 @@ from sqlalchemy import select, text
 
 from service.auth import AuthError, TokenVerifier, TrustStore
 from service.config import ConfigError
+from service.http.state import state_of
 from service.store.db import open_database
 from service.store.models import token_ids
 from service.store.token_ids import SqlTokenIdStore
@@ -233,7 +234,7 @@ def test_replay_store_forgets_ids_an_hour_past_expiry(tmp_path, monkeypatch, dat
 
 
 def test_a_database_outage_answers_503_so_the_ehr_can_retry(secured, keys):
-    with secured.extensions["aza_cds"].storage.engine.begin() as connection:
+    with state_of(secured).storage.engine.begin() as connection:
         connection.execute(text("DROP TABLE token_ids"))  # the jti of the call cannot be recorded
     for path in (SERVICE, "/cds-services/azathioprine-patient-view/feedback"):
         response = call(secured.test_client(), token(keys, path=path), path=path)
@@ -242,7 +243,7 @@ def test_a_database_outage_answers_503_so_the_ehr_can_retry(secured, keys):
 
 
 def test_an_unreachable_database_answers_503_too(secured, keys, monkeypatch):
-    engine = secured.extensions["aza_cds"].storage.engine
+    engine = state_of(secured).storage.engine
     engine.dispose()  # no connection left in the pool: the next call must connect, and that fails
 
     def refuse(*_args, **_kwargs):

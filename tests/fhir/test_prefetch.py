@@ -24,6 +24,7 @@ from helpers import (
 
 from service.fhir import FetchError, FhirClient, render_template
 from service.hooks.templates import prefetch_keys
+from service.http.state import state_of
 
 PATIENT_VIEW = "/cds-services/azathioprine-patient-view"
 ORDER_SELECT = "/cds-services/azathioprine-order-select"
@@ -154,7 +155,7 @@ def test_next_page_that_cannot_be_fetched_is_reported(client, fhir_server):
 
 def test_next_link_to_another_server_is_not_followed(make_app, fhir_server, monkeypatch):
     app = make_app(fhir_allowlist=fhir_server.base_url, dev="on")
-    client_side = app.extensions["aza_cds"].pipeline.fhir_client
+    client_side = state_of(app).pipeline.fhir_client
     requested: list[str] = []
     real_get = client_side.get_json
     monkeypatch.setattr(client_side, "get_json", lambda url, *a: requested.append(url) or real_get(url, *a))

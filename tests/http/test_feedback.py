@@ -9,6 +9,7 @@ import pytest
 from helpers import post_json, running_serve
 from sqlalchemy import text
 
+from service.http.state import state_of
 from service.store import SqlFeedbackStore, open_database
 
 
@@ -27,7 +28,7 @@ def item(outcome="overridden", **extra):
 
 
 def stored_count(app) -> int:
-    return app.extensions["aza_cds"].storage.feedback.count()
+    return state_of(app).storage.feedback.count()
 
 
 def test_accepted_and_overridden_feedback_is_stored(app, client):
@@ -119,7 +120,7 @@ def test_a_batch_with_one_bad_item_stores_nothing(app, client):
 def test_feedback_during_a_database_outage_is_503_and_stored_on_retry(app, client):
     item = {"card": str(uuid.uuid4()), "outcome": "overridden", "outcomeTimestamp": "2026-11-29T10:00:00Z"}
     path = "/cds-services/azathioprine-order-select/feedback"
-    database = app.extensions["aza_cds"].storage.engine
+    database = state_of(app).storage.engine
     with database.begin() as connection:
         connection.execute(text("ALTER TABLE feedback RENAME TO feedback_away"))
     response = post_json(client, path, {"feedback": [item]})

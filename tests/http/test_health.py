@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from service.http.state import state_of
+
 
 @pytest.fixture
 def app(make_app):
@@ -29,7 +31,7 @@ def test_not_ready_while_the_database_is_gone_and_ready_again_after(app, monkeyp
     def broken():
         raise OSError("database down")
 
-    monkeypatch.setattr(app.extensions["aza_cds"].storage.engine, "connect", broken)
+    monkeypatch.setattr(state_of(app).storage.engine, "connect", broken)
     response = app.test_client().get("/readyz")
     assert response.status_code == 503 and response.get_json()["checks"]["database"] == "unreachable"
     monkeypatch.undo()  # the database is back

@@ -7,6 +7,8 @@ import json
 import pytest
 from helpers import AZATHIOPRINE, bundle, hook_request, med_request, post_json
 
+from service.http.state import state_of
+
 SERVICE = "/cds-services/azathioprine-order-select"
 
 
@@ -109,7 +111,7 @@ def test_unexpected_failure_is_500_json_without_internals(app, monkeypatch, capl
     def explode(call, now=None):
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(app.extensions["aza_cds"].pipeline, "run", explode)
+    monkeypatch.setattr(state_of(app).pipeline, "run", explode)
     response = post_json(app.test_client(), SERVICE, order_select())
     assert response.status_code == 500
     assert "secret" not in response.get_data(as_text=True)

@@ -9,6 +9,7 @@ import pytest
 from helpers import FIXTURES, post_json
 from sqlalchemy import func, select, text
 
+from service.http.state import state_of
 from service.replay import load_fixture
 from service.store import audit as audit_module
 from service.store.models import audit, audit_cards
@@ -30,7 +31,7 @@ def call_febuxostat_case(app) -> None:
 
 
 def counts(app) -> tuple[int, int]:
-    with app.extensions["aza_cds"].storage.engine.connect() as connection:
+    with state_of(app).storage.engine.connect() as connection:
         calls = connection.execute(select(func.count()).select_from(audit)).scalar_one()
         cards = connection.execute(select(func.count()).select_from(audit_cards)).scalar_one()
     return calls, cards
@@ -58,7 +59,7 @@ def test_zero_interval_writes_during_the_call(make_app):
 
 
 def test_an_outage_keeps_the_rows_queued_until_the_database_is_back(app, caplog):
-    database, store = app.extensions["aza_cds"].storage.engine, app.extensions["aza_cds"].storage.audit
+    database, store = state_of(app).storage.engine, state_of(app).storage.audit
     with database.begin() as connection:
         connection.execute(text("ALTER TABLE audit RENAME TO audit_away"))
     call_febuxostat_case(app)  # the cards still go out
@@ -72,7 +73,7 @@ def test_an_outage_keeps_the_rows_queued_until_the_database_is_back(app, caplog)
 
 def test_a_long_outage_drops_the_oldest_rows_and_says_so(app, caplog, monkeypatch):
     monkeypatch.setattr(audit_module, "MAX_QUEUED", 2)
-    database, store = app.extensions["aza_cds"].storage.engine, app.extensions["aza_cds"].storage.audit
+    database, store = state_of(app).storage.engine, state_of(app).storage.audit
     with database.begin() as connection:
         connection.execute(text("ALTER TABLE audit RENAME TO audit_away"))
     for name in ("first", "second", "third"):
@@ -88,11 +89,11 @@ def test_a_long_outage_drops_the_oldest_rows_and_says_so(app, caplog, monkeypatc
 
 def test_close_writes_what_is_queued_and_later_rows_go_straight_in(make_app):
     app = make_app(audit_flush_seconds="60")  # the writer would wait a minute
-    store = app.extensions["aza_cds"].storage.audit
+    store = state_of(app).storage.audit
     store.record(row("queued"), [])
     store.close()
     store.record(row("after-close"), [])
-    with app.extensions["aza_cds"].storage.engine.connect() as connection:
+    with state_of(app).storage.engine.connect() as connection:
         assert connection.execute(select(audit.c.hook_instance)).scalars().all() == ["queued", "after-close"]
 
 
@@ -109,7 +110,7 @@ def test_a_gunicorn_worker_writes_its_queue_as_it_exits(make_app):
     from service.serve import _worker_exiting
 
     app = make_app(audit_flush_seconds="60")
-    app.extensions["aza_cds"].storage.audit.record(row("last-call"), [])
+    state_of(app).storage.audit.record(row("last-call"), [])
     _worker_exiting(None, SimpleNamespace(app=SimpleNamespace(callable=app)))
     assert counts(app) == (1, 0)
 
@@ -122,7 +123,7 @@ def test_sqlite_writers_take_turns_through_a_file_lock(app, tmp_path):
 
     from service.store import SqlTokenIdStore
 
-    engine = app.extensions["aza_cds"].storage.engine
+    engine = state_of(app).storage.engine
     if engine.dialect.name != "sqlite":
         pytest.skip("the file lock is for SQLite files")
     other_process = os.open(engine.url.database + ".writers", os.O_RDWR | os.O_CREAT)
@@ -140,13 +141,13 @@ def test_sqlite_writers_take_turns_through_a_file_lock(app, tmp_path):
 
 def test_a_row_the_database_refuses_is_dropped_alone_and_the_trail_goes_on(app, caplog):
     """Issue 13 (2): one poison row used to stay at the head of the queue and block every later row."""
-    store = app.extensions["aza_cds"].storage.audit
+    store = state_of(app).storage.audit
     card = {"uuid": "same-uuid", "indicator": "info", "source": {"topic": {"code": "PREC-05"}}}
     store.record(row("first"), [card])
     store.record(row("second"), [card])  # the same card uuid again: the database refuses it (primary key)
     store.record(row("third"), [])
     store.flush()
-    with app.extensions["aza_cds"].storage.engine.connect() as connection:
+    with state_of(app).storage.engine.connect() as connection:
         written = sorted(connection.execute(select(audit.c.hook_instance)).scalars())
     assert written == ["first", "third"] and store.poison_rows == 1
     assert any(r.getMessage().startswith("audit row dropped") for r in caplog.records)
@@ -164,10 +165,10 @@ def test_a_nul_character_is_refused_at_the_door_with_its_path(app):
 
 def test_a_nul_that_reaches_the_store_cannot_block_later_rows(app):
     """Defence in depth behind the schema: PostgreSQL cannot store NUL in text and refuses the row as data."""
-    store = app.extensions["aza_cds"].storage.audit
+    store = state_of(app).storage.audit
     store.record(row("x\u0000y"), [])
     store.record(row("after"), [])
     store.flush()
-    with app.extensions["aza_cds"].storage.engine.connect() as connection:
+    with state_of(app).storage.engine.connect() as connection:
         written = list(connection.execute(select(audit.c.hook_instance)).scalars())
     assert "after" in written and len(written) == 2 - store.poison_rows

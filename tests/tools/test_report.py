@@ -11,6 +11,7 @@ from sqlalchemy import select, text
 
 from service import report
 from service.cli import main
+from service.http.state import state_of
 from service.replay import load_fixture
 from service.store import open_database
 from service.store.models import audit, audit_cards
@@ -42,11 +43,11 @@ def feedback(client, card: str, outcome: str, **extra):
 
 
 def test_a_failed_audit_write_still_returns_the_advice_and_is_logged(app, caplog):
-    with app.extensions["aza_cds"].storage.engine.begin() as connection:
+    with state_of(app).storage.engine.begin() as connection:
         connection.execute(text("DROP TABLE audit_cards"))
         connection.execute(text("DROP TABLE audit"))
     assert set(cards_of(app.test_client(), FEBUXOSTAT_CASE)) == {"DDI-01", "PREC-05"}
-    app.extensions["aza_cds"].storage.audit.flush()
+    state_of(app).storage.audit.flush()
     assert any(record.getMessage().startswith("audit write failed") for record in caplog.records)
 
 
@@ -66,12 +67,12 @@ def populated(app):
     feedback(client, first["DDI-01"], "overridden", overrideReason=reason)  # a repeat: stored once
     feedback(client, second["DDI-01"], "overridden")  # dismissed without a reason
     feedback(client, cbc["MON-01"], "accepted", acceptedSuggestions=[{"id": "s1"}])
-    app.extensions["aza_cds"].storage.audit.flush()  # rows are written in the background, at most 0.2 s later
+    state_of(app).storage.audit.flush()  # rows are written in the background, at most 0.2 s later
     return app
 
 
 def test_every_hook_call_is_audited_without_patient_data(populated):
-    engine = populated.extensions["aza_cds"].storage.engine
+    engine = state_of(populated).storage.engine
     with engine.connect() as connection:
         calls = connection.execute(select(audit)).mappings().all()
         cards = connection.execute(select(audit_cards)).mappings().all()
@@ -87,17 +88,15 @@ def test_a_412_is_audited_too(app):
     assert (
         post_json(app.test_client(), "/cds-services/azathioprine-patient-view", fixture["request"]).status_code == 412
     )
-    app.extensions["aza_cds"].storage.audit.flush()
-    with app.extensions["aza_cds"].storage.engine.connect() as connection:
+    state_of(app).storage.audit.flush()
+    with state_of(app).storage.engine.connect() as connection:
         assert connection.execute(select(audit.c.status)).scalar_one() == 412
 
 
 def test_override_report(populated):
     rows = {
         row["rule"]: row
-        for row in report.override_report(
-            populated.extensions["aza_cds"].storage.engine, datetime.now(UTC) - timedelta(days=30)
-        )
+        for row in report.override_report(state_of(populated).storage.engine, datetime.now(UTC) - timedelta(days=30))
     }
     assert rows["DDI-01"] | {"top_reasons": None} == {
         "rule": "DDI-01",
@@ -112,13 +111,13 @@ def test_override_report(populated):
     ]
     assert (rows["MON-01"]["accepted"], rows["MON-01"]["override_rate"]) == (1, 0.0)
     assert (rows["PREC-05"]["shown"], rows["PREC-05"]["overridden"]) == (2, 0)
-    engine = populated.extensions["aza_cds"].storage.engine
+    engine = state_of(populated).storage.engine
     future = report.override_report(engine, datetime.now(UTC) + timedelta(days=1))
     assert future == []
 
 
 def test_report_command_table_json_and_plot(populated, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("AZA_CDS_DATABASE_URL", str(populated.extensions["aza_cds"].storage.engine.url))
+    monkeypatch.setenv("AZA_CDS_DATABASE_URL", str(state_of(populated).storage.engine.url))
     assert main(["report", "--since", "30d", "--format", "json", "--plot", str(tmp_path / "rates.png")]) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["rules"][0]["rule"] == "DDI-01"  # the noisiest rule first
@@ -136,7 +135,7 @@ def test_since(text, hours):
 
 def test_audit_rows_past_retention_are_purged(make_app):
     app = make_app(audit_retention_days="30")
-    store, engine = app.extensions["aza_cds"].storage.audit, app.extensions["aza_cds"].storage.engine
+    store, engine = state_of(app).storage.audit, state_of(app).storage.engine
     now = datetime.now(UTC)
     for age, card in ((40, "old-card"), (5, "new-card")):
         row = {
@@ -187,7 +186,7 @@ def test_plot_without_matplotlib_names_the_extra(populated, tmp_path, monkeypatc
             raise ImportError(name)
         return real_import(name, *args, **kwargs)
 
-    monkeypatch.setenv("AZA_CDS_DATABASE_URL", str(populated.extensions["aza_cds"].storage.engine.url))
+    monkeypatch.setenv("AZA_CDS_DATABASE_URL", str(state_of(populated).storage.engine.url))
     monkeypatch.setattr(builtins, "__import__", without_matplotlib)
     assert main(["report", "--plot", str(tmp_path / "rates.png")]) == 2
     assert "aza-cds[plot]" in capsys.readouterr().err and not (tmp_path / "rates.png").exists()
@@ -199,7 +198,7 @@ def test_report_piped_into_a_reader_that_stops_early_exits_quietly(populated, tm
     import subprocess
     import sys
 
-    environment = os.environ | {"AZA_CDS_DATABASE_URL": str(populated.extensions["aza_cds"].storage.engine.url)}
+    environment = os.environ | {"AZA_CDS_DATABASE_URL": str(state_of(populated).storage.engine.url)}
     reader, writer = os.pipe()
     os.close(reader)  # nobody will read: the first write fails with EPIPE
     finished = subprocess.run(
