@@ -6,6 +6,7 @@ wording; it reads them from here. `check_pack` is what `aza-cds knowledge check`
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,59 +19,93 @@ from service.knowledge.model import Code, Concept, KnowledgePack, PackError, Rul
 
 def load_pack(directory: Path) -> KnowledgePack:
     """Read and validate the pack; raise PackError listing every problem found."""
-    problems: list[str] = []
     validators = {
         name: Draft202012Validator(_read(directory / "schemas" / f"{name}.schema.json"))
         for name in ("manifest", "valueset", "rules")
     }
     manifest = _read(directory / "manifest.json")
-    problems += _schema_problems(validators["manifest"], manifest, "manifest.json")
+    problems = _schema_problems(validators["manifest"], manifest, "manifest.json")
     if problems:
         raise PackError(problems)
-
     sources = {source["id"]: source for source in manifest["sources"]}
-    concepts: dict[str, Concept] = {}
-    groups: dict[str, frozenset[str]] = {}
-    caution: list[str] = []
-    reading: dict = {}
-    for name in manifest["valuesets"]:
-        document = _read(directory / name)
-        found = _schema_problems(validators["valueset"], document, name)
-        problems += found
-        if not found:
-            problems += _add_concepts(document, name, sources, concepts)
-            groups |= {group: frozenset(members) for group, members in document.get("groups", {}).items()}
-            caution += document.get("caution", {}).get("value", [])
-            reading |= document.get("reading", {}).get("value", {})
-    problems += [
-        f"group {group!r} names unknown concept {member!r}"
-        for group, members in groups.items()
-        for member in sorted(members - concepts.keys())
-    ]
-
-    problems += [f"caution names unknown concept {c!r}" for c in caution if c not in concepts]
-    problems += _reading_problems(reading, concepts, groups)
+    sets, problems = _read_valuesets(directory, manifest, validators["valueset"], sources)
     rules: list[Rule] = []
     for name in manifest["rules"]:
         document = _read(directory / name)
         found = _schema_problems(validators["rules"], document, name)
         problems += found
         if not found:
-            rules += [_make_rule(raw, document.get("phrases", {}), groups) for raw in document["rules"]]
-
+            rules += [_make_rule(raw, document.get("phrases", {}), sets.groups) for raw in document["rules"]]
     tables = {}
     for spec in manifest.get("tables", ()):
         table, found = _read_table(directory, spec, sources)
         problems += found
         tables[spec["id"]] = table
-    problems += cross_check(rules, sources, concepts)
-    for setting, spec in manifest["therapy"].items():
-        if spec["source"] not in sources:
-            problems.append(f"manifest.json: therapy {setting}: unknown source")
-    weights = [c.id for c in concepts.values() if c.prefetch == "weights"]
+    problems += cross_check(rules, sources, sets.concepts) + _manifest_problems(manifest, rules, sets, sources)
+    if problems:
+        raise PackError(problems)
+    kinds = manifest["kinds"]
+    return KnowledgePack(
+        id=manifest["pack"],
+        version=manifest["version"],
+        released=manifest["released"],
+        canonical=manifest["canonical"],
+        sources=sources,
+        concepts=sets.concepts,
+        groups=sets.groups,
+        rules=tuple(rules),
+        tables=tables,
+        amendments=tuple(manifest.get("amendments", ())),
+        restart_gap_days=manifest["therapy"]["restart_gap_days"]["value"],
+        indication_precedence=tuple(manifest["therapy"]["indication_precedence"]["value"]),
+        kinds={kind: spec.get("reads", "") for kind, spec in kinds.items()},
+        part_reads={part: reads for spec in kinds.values() for part, reads in _parts(spec)},
+        phrases=manifest["phrases"],
+        caution=tuple(sets.caution),
+        genomics_reading=sets.reading,
+    )
+
+
+@dataclass
+class _ValueSets:
+    """What the value sets give together: concepts, groups, the pharmacogenomic caution order and reading."""
+
+    concepts: dict[str, Concept] = field(default_factory=dict)
+    groups: dict[str, frozenset[str]] = field(default_factory=dict)
+    caution: list[str] = field(default_factory=list)
+    reading: dict = field(default_factory=dict)
+
+
+def _read_valuesets(
+    directory: Path, manifest: dict, validator: Draft202012Validator, sources: dict
+) -> tuple[_ValueSets, list[str]]:
+    sets, problems = _ValueSets(), []
+    for name in manifest["valuesets"]:
+        document = _read(directory / name)
+        found = _schema_problems(validator, document, name)
+        problems += found
+        if not found:
+            problems += _add_concepts(document, name, sources, sets.concepts)
+            sets.groups |= {group: frozenset(members) for group, members in document.get("groups", {}).items()}
+            sets.caution += document.get("caution", {}).get("value", [])
+            sets.reading |= document.get("reading", {}).get("value", {})
+    problems += [
+        f"group {group!r} names unknown concept {member!r}"
+        for group, members in sets.groups.items()
+        for member in sorted(members - sets.concepts.keys())
+    ]
+    problems += [f"caution names unknown concept {c!r}" for c in sets.caution if c not in sets.concepts]
+    return sets, problems + _reading_problems(sets.reading, sets.concepts, sets.groups)
+
+
+def _manifest_problems(manifest: dict, rules: list[Rule], sets: _ValueSets, sources: dict) -> list[str]:
+    """What the manifest names exists: therapy sources and concepts, the one body weight, kinds, amended rules."""
+    problems = [f"manifest.json: therapy {setting}: unknown source"
+                for setting, spec in manifest["therapy"].items() if spec["source"] not in sources]  # fmt: skip
+    weights = [c.id for c in sets.concepts.values() if c.prefetch == "weights"]
     if len(weights) != 1:
         problems.append(f"value sets: one concept must be the body weight (prefetch 'weights'), found {weights}")
-    unknown = [c for c in manifest["therapy"]["indication_precedence"]["value"] if c not in concepts]
+    unknown = [c for c in manifest["therapy"]["indication_precedence"]["value"] if c not in sets.concepts]
     if unknown:
         problems.append(f"manifest.json: therapy indication_precedence: unknown concepts {unknown}")
     problems += [f"rule {rule.id}: kind {rule.kind!r} is not in the manifest's kinds"
@@ -80,31 +115,12 @@ def load_pack(directory: Path) -> KnowledgePack:
     for amendment in manifest.get("amendments", ()):
         if amendment["rule"] not in rule_ids or amendment["source"] not in sources:
             problems.append(f"amendment of {amendment['rule']}: unknown rule or source {amendment['source']!r}")
-    if problems:
-        raise PackError(problems)
-    return KnowledgePack(
-        id=manifest["pack"],
-        version=manifest["version"],
-        released=manifest["released"],
-        canonical=manifest["canonical"],
-        sources=sources,
-        concepts=concepts,
-        groups=groups,
-        rules=tuple(rules),
-        tables=tables,
-        amendments=tuple(manifest.get("amendments", ())),
-        restart_gap_days=manifest["therapy"]["restart_gap_days"]["value"],
-        indication_precedence=tuple(manifest["therapy"]["indication_precedence"]["value"]),
-        kinds={kind: spec.get("reads", "") for kind, spec in manifest["kinds"].items()},
-        part_reads={
-            part: reads
-            for spec in manifest["kinds"].values()
-            for part, reads in [*spec.get("matches", {}).items(), *spec.get("reports", {}).items()]
-        },
-        phrases=manifest["phrases"],
-        caution=tuple(caution),
-        genomics_reading=reading,
-    )
+    return problems
+
+
+def _parts(kind_spec: dict) -> list[tuple[str, str]]:
+    """A kind's matches and reports, with what each reads."""
+    return [*kind_spec.get("matches", {}).items(), *kind_spec.get("reports", {}).items()]
 
 
 def _read_table(directory: Path, spec: dict, sources: dict) -> tuple[Table, list[str]]:

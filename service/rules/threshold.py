@@ -11,7 +11,8 @@ Every limit, fraction and window is a parameter of the rule in the pack:
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from service.knowledge import KnowledgePack, Rule
 from service.knowledge.model import SUMMARY_PLACEHOLDER_WIDTH
@@ -24,6 +25,15 @@ from service.terminology.units import display_unit
 HEADLINE_WIDTH = SUMMARY_PLACEHOLDER_WIDTH["headline"]
 
 
+@dataclass(frozen=True)
+class _Problem:
+    """One result past a limit or one trend: its line on the card, its headline, and the indicator it gives."""
+
+    line: str
+    headline: str
+    indicator: str
+
+
 def evaluate(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
     """MON-03 / PREC-06: latest results past the pack's thresholds, and rapid falls, as one card. Only results
     within the rule's `result_max_age_days` count: an old result says nothing about today's marrow."""
@@ -32,17 +42,33 @@ def evaluate(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Fin
     if not uses or new != (rule.param("applies_to") == "new-start"):
         return []
     oldest = record.now - timedelta(days=rule.param("result_max_age_days"))
-    problems, headlines, indicators = [], [], []
+    problems = (
+        _past_limits(rule, record, pack, oldest) + _falls(rule, record, pack, oldest) + _rise(rule, record, oldest)
+    )
+    if not problems:
+        return []
+    indicator = min((problem.indicator for problem in problems), key=lambda i: SEVERITY[i])
+    more = len(problems) - 1
+    first = problems[0].headline
+    headline = rule.phrase("and-more", first=first, more=more) if more else first
+    values = {"drug_label": uses[0].label, "headline": (headline[0].upper() + headline[1:])[:HEADLINE_WIDTH]}
+    return [Finding(rule.id, "abnormal", values, items=tuple(p.line for p in problems), indicator=indicator)]
+
+
+def _past_limits(rule: Rule, record: PatientRecord, pack: KnowledgePack, oldest: datetime) -> list[_Problem]:
+    problems = []
     for limit in rule.param("thresholds"):
         latest = record.latest(limit["analyte"])
         if latest and latest.effective >= oldest and _breaches(latest.value, limit):
             found = _result(rule, pack.concepts[limit["analyte"]].display, latest)
             direction = "below" if "below" in limit else "above"
-            problems.append(
-                rule.phrase("past-limit", result=found, direction=rule.phrase(direction), limit=limit[direction])
-            )
-            headlines.append(found)
-            indicators.append(limit["indicator"])
+            line = rule.phrase("past-limit", result=found, direction=rule.phrase(direction), limit=limit[direction])
+            problems.append(_Problem(line, found, limit["indicator"]))
+    return problems
+
+
+def _falls(rule: Rule, record: PatientRecord, pack: KnowledgePack, oldest: datetime) -> list[_Problem]:
+    problems = []
     for analyte in rule.parameters.get("fall_analytes", []):
         series = record.series(analyte)
         if not series or series[-1].effective < oldest:
@@ -52,25 +78,20 @@ def evaluate(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Fin
         falls = _successive_falls(rule, series, rule.parameters.get("successive_falls"), within)
         if fall or falls:
             name, last = pack.concepts[analyte].display, series[-1]
-            problems.append(rule.phrase("fell", analyte=name, how=fall or falls))
-            headlines.append(rule.phrase("falling", analyte=name, **_reading(last)))
-            indicators.append("warning")
-    rise_spec = rule.parameters.get("creatinine_rise")
-    creatinine = record.series(rise_spec["analyte"]) if rise_spec else []
+            line = rule.phrase("fell", analyte=name, how=fall or falls)
+            problems.append(_Problem(line, rule.phrase("falling", analyte=name, **_reading(last)), "warning"))
+    return problems
+
+
+def _rise(rule: Rule, record: PatientRecord, oldest: datetime) -> list[_Problem]:
+    spec = rule.parameters.get("creatinine_rise")
+    creatinine = record.series(spec["analyte"]) if spec else []
     recent = bool(creatinine) and creatinine[-1].effective >= oldest
-    rise = _creatinine_rise(rule, creatinine, rise_spec) if recent else None
-    if rise:
-        problems.append(rule.phrase("creatinine-rose", how=rise))
-        headlines.append(rule.phrase("creatinine-rising", **_reading(creatinine[-1])))
-        indicators.append("warning")
-    if not problems:
+    rise = _creatinine_rise(rule, creatinine, spec) if recent else None
+    if not rise:
         return []
-    indicator = min(indicators, key=lambda i: SEVERITY[i])
-    more = len(headlines) - 1
-    headline = rule.phrase("and-more", first=headlines[0], more=more) if more else headlines[0]
-    headline = (headline[0].upper() + headline[1:])[:HEADLINE_WIDTH]
-    values = {"drug_label": uses[0].label, "headline": headline}
-    return [Finding(rule.id, "abnormal", values, items=tuple(problems), indicator=indicator)]
+    headline = rule.phrase("creatinine-rising", **_reading(creatinine[-1]))
+    return [_Problem(rule.phrase("creatinine-rose", how=rise), headline, "warning")]
 
 
 def _reading(result: Measurement) -> dict[str, str]:

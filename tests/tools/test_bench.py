@@ -139,8 +139,8 @@ def test_slope_of_a_straight_line():
 
 
 def test_the_authenticated_floor_verifies_the_token_and_refuses_a_replay(tmp_path, monkeypatch):
-    from service.bench import _rs384_client
     from service.bench_apps import auth_floor_app
+    from service.bench_http import _rs384_client
 
     sign = _rs384_client(tmp_path)
     monkeypatch.setenv("AZA_CDS_TRUST_FILE", str(tmp_path / "trust.json"))
