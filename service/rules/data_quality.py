@@ -22,7 +22,7 @@ Problems = Callable[[Rule, PatientRecord, KnowledgePack], list[str]]
 def evaluate(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
     problems = [line for report in rule.param("reports") for line in REPORTS[report](rule, record, pack)]
     card = next(iter(rule.cards))  # a data-quality rule has one card (`aza-cds knowledge check`)
-    return [Finding(rule.id, card, items=tuple(dict.fromkeys(problems)))] if problems else []
+    return [Finding(rule.id, card, items=tuple(problems))] if problems else []
 
 
 def _unreadable_drafts(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[str]:
@@ -72,7 +72,7 @@ def _unchecked_doses(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> 
             problems.append(rule.phrase("dose-problem", reference=use.reference, problem=use.dose.problem))
         elif not weight(record, rule.param("weight_max_age_days"), pack):
             problems.append(rule.phrase("no-weight", days=rule.param("weight_max_age_days")))
-    return problems
+    return list(dict.fromkeys(problems))  # two drafts without a weight: one line
 
 
 REPORTS: dict[str, Problems] = {  # what a data-quality rule may report (cards/schemas/rules.schema.json)

@@ -100,7 +100,10 @@ def _last_result(rule: Rule, record: PatientRecord) -> tuple[date, LabResult | N
         days = [{r.effective.date() for r in counted if r.analyte == a and r.effective} for a in rule.param("analytes")]
         complete = set.intersection(*days) if days else set()
         return (max(complete), None) if complete else None
-    latest = max(counted, key=lambda r: r.effective or since, default=None)
+    # the latest day as each result gives it (a calendar date in the result's own offset), as for a CBC
+    latest = max(
+        counted, key=lambda r: (r.effective.date(), r.effective) if r.effective else (since.date(), since), default=None
+    )
     return (latest.effective.date(), latest) if latest and latest.effective else None
 
 

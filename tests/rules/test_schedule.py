@@ -119,6 +119,20 @@ class TestLiverTests:
         assert mon02([liver(0, hours=6)]) == []
         assert [variant for variant, _ in mon02([liver(0, hours=30)])] == ["none-on-file"]
 
+    def test_the_last_liver_test_is_the_latest_day_a_result_gives(self):
+        """Days are calendar dates as each result gives them (its own offset), as for a CBC: an AST dated the day
+        after an ALT is the later test even when its instant is earlier."""
+        from datetime import datetime, timezone
+
+        later_day = (NOW - timedelta(days=105)).date()  # 91 days and 14 of slack after month 3: just in time
+        alt = datetime.combine(later_day - timedelta(days=1), datetime.min.time(), timezone(timedelta(hours=-5)))
+        ast = datetime.combine(later_day, datetime.min.time(), timezone(timedelta(hours=9)))
+        results = [
+            LabResult("alt", "x", 30.0, "U/L", alt + timedelta(hours=23, minutes=30), "final"),  # 04:30 UTC next day
+            LabResult("ast", "x", 30.0, "U/L", ast + timedelta(hours=2), "final"),  # 17:00 UTC the day before
+        ]
+        assert mon02(results) == []
+
     def test_jaundice_with_raised_liver_tests_is_a_card_of_its_own(self):
         jaundice = CodedEntry(frozenset({"jaundice"}), "Jaundice", "active", current=frozenset({"jaundice"}))
         raised = mon02([liver(1, 150.0)], conditions=[jaundice])
