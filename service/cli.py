@@ -1,4 +1,5 @@
-"""The `aza-cds` command: serve, replay, bench, burden, report, trust new-client, knowledge check and catalogue."""
+"""The `aza-cds` command: serve, replay, timeline, bench, burden, report, trust new-client, knowledge check and
+catalogue."""
 
 from __future__ import annotations
 
@@ -61,6 +62,12 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--iss", help="issuer of the signed JWTs")
     replay.add_argument("--kid", help="key id of the signed JWTs")
     replay.set_defaults(run=_replay)
+
+    timeline = commands.add_parser("timeline", help="draw the monitoring timeline of a fixture or a request")
+    timeline.add_argument("request", type=Path, metavar="REQUEST.json", help="a replay fixture or a CDS Hooks request")
+    timeline.add_argument("--out", type=Path, required=True, help="the file to write: .svg, .png or .html")
+    timeline.add_argument("--months", type=int, default=12, help="months back from today (default 12)")
+    timeline.set_defaults(run=_timeline)
 
     bench = commands.add_parser("bench", help="measure aza-cds side by side with a floor app and a naive parse")
     bench.add_argument("--runs", type=int, default=300, help="timed calls per in-process measurement")
@@ -164,6 +171,24 @@ def _replay(args) -> int:
     if args.check:
         print(f"replay: {failures} of {len(paths)} fixtures differ or could not be read", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _timeline(args) -> int:
+    from service.fhir.prefetch import DataUnavailable
+    from service.protocol import InvalidCall, SchemaViolation
+    from service.timeline.offline import TimelineInputError, draw_request
+
+    logging.getLogger("aza_cds").setLevel(logging.ERROR)
+    if not 1 <= args.months <= 120:
+        print("aza-cds: --months must be from 1 to 120", file=sys.stderr)
+        return 2
+    try:
+        draw_request(args.request, args.out, args.months)
+    except (TimelineInputError, SchemaViolation, InvalidCall, DataUnavailable) as error:
+        print(f"aza-cds timeline: {error}", file=sys.stderr)
+        return 2
+    print(f"timeline written to {args.out}")
+    return 0
 
 
 def _bench(args) -> int:

@@ -13,7 +13,7 @@ problem from a bug by its type, and each family has one way out:
     │     Unreadable and NoMedicationYet (record/medications.py: an info card, or skipped),
     │     UnsupportedSearch (fhir/memory_server.py: the test server refuses a search, as an EHR may)
     └── ToolError           a command-line tool cannot do what was asked; the message is printed
-          NotABundle (population.py), ReportError (report.py)
+          NotABundle (population.py), ReportError (report.py), TimelineInputError (timeline/offline.py)
 
 Families that were ValueErrors before keep ValueError as a second base, so that existing handlers still catch them.
 """

@@ -8,7 +8,7 @@ from service.fhir import FhirClient, PatientData
 from service.hooks.templates import prefetch_keys
 from service.knowledge import KnowledgePack
 from service.protocol.call import HookCall
-from service.record import RecordBuilder
+from service.record import PatientRecord, RecordBuilder
 from service.render import render_cards
 from service.rules import CardPolicy, evaluate
 from service.terminology import Terminology
@@ -34,7 +34,12 @@ class HookPipeline:
     def run(self, call: HookCall, now: datetime | None = None) -> list[dict]:
         """The cards for one call; raises DataUnavailable (-> 412) when required data cannot be had."""
         now = now or datetime.now(UTC)
-        data = PatientData(call, self.prefetch, self.fhir_client, now)
-        record = self._builder.build(call, data, now)
+        record = self.record(call, now)
         findings = evaluate(self.pack, record, self.policy)
         return render_cards(self.pack, findings, call.patient_id, call.draft_at)
+
+    def record(self, call: HookCall, now: datetime) -> PatientRecord:
+        """The patient record of a call: its prefetch, and what the FHIR server gives for the keys it lacks (the
+        monitoring timeline reads the same record the rules do)."""
+        data = PatientData(call, self.prefetch, self.fhir_client, now)
+        return self._builder.build(call, data, now)

@@ -85,6 +85,13 @@ def _since(rule: Rule, record: PatientRecord) -> datetime:
 
 def _last_result(rule: Rule, record: PatientRecord) -> tuple[date, LabResult | None] | None:
     """The latest day with a result that counts, and that result when one analyte's result is enough."""
+    days = _test_days(rule, record)
+    return days[-1] if days else None
+
+
+def _test_days(rule: Rule, record: PatientRecord) -> list[tuple[date, LabResult | None]]:
+    """Each day with a result that counts, oldest first, with that day's latest result when one analyte's result is
+    enough. Days are calendar dates as each result gives them (in its own offset), as a CBC's day is."""
     since, cutoff = _since(rule, record), record.now + timedelta(days=1)
     statuses, with_value = rule.param("result_statuses"), rule.parameters.get("with_value", False)
     counted = [
@@ -99,12 +106,12 @@ def _last_result(rule: Rule, record: PatientRecord) -> tuple[date, LabResult | N
     if rule.parameters.get("together"):
         days = [{r.effective.date() for r in counted if r.analyte == a and r.effective} for a in rule.param("analytes")]
         complete = set.intersection(*days) if days else set()
-        return (max(complete), None) if complete else None
-    # the latest day as each result gives it (a calendar date in the result's own offset), as for a CBC
-    latest = max(
-        counted, key=lambda r: (r.effective.date(), r.effective) if r.effective else (since.date(), since), default=None
-    )
-    return (latest.effective.date(), latest) if latest and latest.effective else None
+        return [(day, None) for day in sorted(complete)]
+    latest: dict[date, LabResult] = {}
+    for result in sorted(counted, key=lambda r: r.effective or since):
+        if result.effective:
+            latest[result.effective.date()] = result
+    return sorted(latest.items(), key=lambda pair: pair[0])
 
 
 def _scope(rule: Rule, record: PatientRecord, complete: str, partial: str) -> str:
@@ -156,6 +163,42 @@ def _on_schedule(
     if last[1] is not None and last[1].value is not None:
         values["last_value"] = number(last[1].value)
     return [Finding(rule.id, "overdue", values, phrases, basis=cited)]
+
+
+@dataclass(frozen=True)
+class DueDate:
+    """One interval of the schedule: from a test (or, with none, today) to the next, as the rule's card counts it."""
+
+    after: date  # the test the interval runs from
+    due: date  # `after` plus the interval
+    overdue_from: date  # from this day on the rule's card says overdue (the interval and its slack have passed)
+    met: bool | None  # a test came in time; None for the interval still open
+    label: str
+
+
+def due_dates(rule: Rule, record: PatientRecord) -> list[DueDate]:
+    """The schedule's intervals in its look-back: those between tests, met or missed, and the one still open, with
+    the interval the card uses now (so a timeline and the card cannot disagree)."""
+    due = _due(rule, record)
+    if due is None:
+        return []
+    days = [day for day, _ in _test_days(rule, record)]
+    start, today = due.therapy.since, record.now.date()
+    intervals = []
+    for before, after in zip(days, days[1:], strict=False):
+        phase = _phase(rule, _phase_index(rule.param("phases"), (before - start.date()).days if start else None))
+        intervals.append(_due_date(before, phase, after))
+    now_day = (today - start.date()).days if start else None
+    interval = _interval(rule, record, due, now_day)
+    if not days:  # none in the look-back: the card says so, and the test is due today
+        return [DueDate(today, today, today, None, interval.label)]
+    return [*intervals, _due_date(days[-1], interval, None)]
+
+
+def _due_date(before: date, interval: Interval, after: date | None) -> DueDate:
+    late = before + timedelta(days=interval.days + interval.grace)
+    met = None if after is None else after <= late
+    return DueDate(before, before + timedelta(days=interval.days), late + timedelta(days=1), met, interval.label)
 
 
 def _interval(rule: Rule, record: PatientRecord, due: Due, day: int | None) -> Interval:

@@ -32,6 +32,7 @@ class _Problem:
     line: str
     headline: str
     indicator: str
+    analyte: str = ""
 
 
 def evaluate(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Finding]:
@@ -53,6 +54,12 @@ def evaluate(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Fin
     headline = rule.phrase("and-more", first=first, more=more) if more else first
     values = {"drug_label": uses[0].label, "headline": (headline[0].upper() + headline[1:])[:HEADLINE_WIDTH]}
     return [Finding(rule.id, "abnormal", values, items=tuple(p.line for p in problems), indicator=indicator)]
+
+
+def falls(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> dict[str, str]:
+    """Analyte -> the line the rule's card gives its fall (rapid or successive), as the card would say it now."""
+    oldest = record.now - timedelta(days=rule.param("result_max_age_days"))
+    return {problem.analyte: problem.line for problem in _falls(rule, record, pack, oldest)}
 
 
 def _past_limits(rule: Rule, record: PatientRecord, pack: KnowledgePack, oldest: datetime) -> list[_Problem]:
@@ -79,7 +86,8 @@ def _falls(rule: Rule, record: PatientRecord, pack: KnowledgePack, oldest: datet
         if fall or falls:
             name, last = pack.concepts[analyte].display, series[-1]
             line = rule.phrase("fell", analyte=name, how=fall or falls)
-            problems.append(_Problem(line, rule.phrase("falling", analyte=name, **_reading(last)), "warning"))
+            headline = rule.phrase("falling", analyte=name, **_reading(last))
+            problems.append(_Problem(line, headline, "warning", analyte))
     return problems
 
 
