@@ -20,6 +20,7 @@ from service.knowledge import KnowledgePack, load_pack
 from service.observability.metrics import Metrics
 from service.protocol import compile_hot_path
 from service.rules import CardPolicy
+from service.smart import SmartApp
 from service.store import Storage
 
 if TYPE_CHECKING:
@@ -89,6 +90,7 @@ def create_app(
         max_response_bytes=settings.fhir_max_response_bytes,
         transport=fhir_transport,
     )
+    smart = SmartApp.from_settings(settings, fhir_client)
     app_state = AppState(
         settings=settings,
         pipeline=HookPipeline(
@@ -97,9 +99,11 @@ def create_app(
             CardPolicy(info_cards=settings.info_cards, order_sign_info=settings.order_sign_info),
             lab_prefetch=settings.lab_prefetch,
             condition_prefetch=settings.condition_prefetch,
+            timeline_url=smart.launch_url if smart else "",
         ),
         storage=storage,
         metrics=metrics,
+        smart=smart,
         **({"hash_key": settings.patient_hash_key.encode()} if settings.patient_hash_key else {}),
     )
     register_http(app, app_state)

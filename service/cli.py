@@ -176,7 +176,7 @@ def _replay(args) -> int:
 def _timeline(args) -> int:
     from service.fhir.prefetch import DataUnavailable
     from service.protocol import InvalidCall, SchemaViolation
-    from service.timeline.offline import TimelineInputError, draw_request
+    from service.timeline_request import TimelineInputError, draw_request
 
     logging.getLogger("aza_cds").setLevel(logging.ERROR)
     if not 1 <= args.months <= 120:

@@ -48,6 +48,9 @@ class Settings:
     audit_flush_seconds: float = 0.2
     info_cards: bool = True
     order_sign_info: bool = False
+    smart_client_id: str = ""  # the monitoring timeline's SMART client id in the EHR; empty: no app, no card links
+    smart_client_secret: str = ""  # for a confidential client; empty: a public client (PKCE only)
+    smart_session_key: str = ""  # signs the launch cookie; empty: one random key per process (set it for replicas)
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -93,6 +96,9 @@ class Settings:
             audit_flush_seconds=_number(get, "AUDIT_FLUSH_SECONDS", 0.2, float, zero_allowed=True),
             info_cards=_switch(get, "INFO_CARDS", True),
             order_sign_info=_switch(get, "ORDER_SIGN_INFO", False),
+            smart_client_id=get("SMART_CLIENT_ID"),
+            smart_client_secret=get("SMART_CLIENT_SECRET"),
+            smart_session_key=get("SMART_SESSION_KEY"),
         )
 
     @classmethod

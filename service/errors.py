@@ -7,13 +7,14 @@ problem from a bug by its type, and each family has one way out:
     ├── RequestError        the caller's request is refused: a 4xx answer, never a 500
     │     ApiError (http/errors.py: status and JSON body), SchemaViolation (protocol/validation.py),
     │     InvalidCall (protocol/call.py), AuthError (auth/verify.py: 401, reason logged, not sent),
-    │     KeyNotFound (auth/trust.py: 401)
+    │     KeyNotFound (auth/trust.py: 401), LaunchRefused (smart/client.py: a SMART launch refused, a page)
     ├── PatientDataError    the patient's data cannot be had or read as the rules need it
     │     DataUnavailable (fhir/prefetch.py: 412), FetchError (fhir/client.py: a call-back failed),
     │     Unreadable and NoMedicationYet (record/medications.py: an info card, or skipped),
-    │     UnsupportedSearch (fhir/memory_server.py: the test server refuses a search, as an EHR may)
+    │     UnsupportedSearch (fhir/memory_server.py: the test server refuses a search, as an EHR may),
+    │     LaunchFailed (smart/client.py: the EHR's authorization or FHIR server failed a SMART launch, a page)
     └── ToolError           a command-line tool cannot do what was asked; the message is printed
-          NotABundle (population.py), ReportError (report.py), TimelineInputError (timeline/offline.py)
+          NotABundle (population.py), ReportError (report.py), TimelineInputError (timeline_request.py)
 
 Families that were ValueErrors before keep ValueError as a second base, so that existing handlers still catch them.
 """

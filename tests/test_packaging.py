@@ -159,7 +159,7 @@ def test_the_lock_pins_every_runtime_dependency_within_its_range_with_hashes():
         assert version and requirement.specifier.contains(version, prereleases=True), (requirement, version)
         assert hashes >= 1, requirement.name
     assert all(hashes >= 1 for _version, hashes in pins.values())
-    assert "matplotlib" not in pins  # the chart is the optional aza-cds[plot]; the image does not draw
+    assert "matplotlib" in pins  # the image draws the monitoring timeline
 
 
 def test_the_image_installs_the_wheel_and_the_hashed_lock():

@@ -24,7 +24,8 @@ def register_headers(app: Flask, cors_origins: tuple[str, ...]) -> None:
 
     @app.after_request
     def add_headers(response: Response) -> Response:
-        response.headers.update(COMMON_HEADERS)
+        for name, value in COMMON_HEADERS.items():  # a page that sets its own policy (the SMART app) keeps it
+            response.headers.setdefault(name, value)
         origin = request.headers.get("Origin")
         if allow_any:
             response.headers["Access-Control-Allow-Origin"] = "*"

@@ -12,6 +12,7 @@ from flask import Flask, current_app
 from service.config import Settings
 from service.hooks import HookPipeline
 from service.observability.metrics import Metrics
+from service.smart import SmartApp
 from service.store import Storage
 
 
@@ -21,6 +22,7 @@ class AppState:
     pipeline: HookPipeline
     storage: Storage
     metrics: Metrics
+    smart: SmartApp | None = None  # the monitoring timeline's SMART client, when configured
     hash_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
 
     def patient_hash(self, patient_id: str) -> str:

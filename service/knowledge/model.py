@@ -142,6 +142,7 @@ class KnowledgePack:
     phrases: dict[str, str] = field(default_factory=dict)  # manifest `phrases`: the wording every card shares
     caution: tuple[str, ...] = ()  # pharmacogenomic phenotype concepts, most cautious first (valuesets/genomics.json)
     genomics_reading: dict[str, Any] = field(default_factory=dict)  # valuesets/genomics.json `reading`
+    timeline_links: frozenset[str] = frozenset()  # manifest: the kinds of rule whose cards link to the timeline
 
     def phrase(self, name: str, /, **values: object) -> str:
         """A pack-wide phrase with its `{placeholders}` filled, as plain text (as `Rule.phrase`)."""

@@ -63,6 +63,7 @@ def load_pack(directory: Path) -> KnowledgePack:
         phrases=manifest["phrases"],
         caution=tuple(sets.caution),
         genomics_reading=sets.reading,
+        timeline_links=frozenset(manifest.get("timeline_links", {}).get("value", ())),
     )
 
 
@@ -108,6 +109,9 @@ def _manifest_problems(manifest: dict, rules: list[Rule], sets: _ValueSets, sour
     unknown = [c for c in manifest["therapy"]["indication_precedence"]["value"] if c not in sets.concepts]
     if unknown:
         problems.append(f"manifest.json: therapy indication_precedence: unknown concepts {unknown}")
+    linked = manifest.get("timeline_links", {}).get("value", ())
+    problems += [f"manifest.json: timeline_links names unknown kind {kind!r}"
+                 for kind in linked if kind not in manifest["kinds"]]  # fmt: skip
     problems += [f"rule {rule.id}: kind {rule.kind!r} is not in the manifest's kinds"
                  for rule in rules if rule.kind not in manifest["kinds"]]  # fmt: skip
     problems += _part_problems(rules, manifest["kinds"])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import uuid
 
+import orjson
+
 from service.knowledge import KnowledgePack, Rule
 from service.knowledge.model import LEFTOVER, SUMMARY_LIMIT, fill
 from service.render.suggestions import DraftLookup, build_suggestions
@@ -19,14 +21,24 @@ def no_drafts(_position: int, _reference: str) -> dict | None:
 
 
 def render_cards(
-    pack: KnowledgePack, findings: list[tuple[Rule, Finding]], patient_id: str, drafts: DraftLookup = no_drafts
+    pack: KnowledgePack,
+    findings: list[tuple[Rule, Finding]],
+    patient_id: str,
+    drafts: DraftLookup = no_drafts,
+    timeline_url: str = "",
 ) -> list[dict]:
-    """`drafts`: finds the call's draft orders, which update suggestions change."""
-    return [render_card(pack, rule, finding, patient_id, drafts) for rule, finding in findings]
+    """`drafts`: finds the call's draft orders, which update suggestions change. `timeline_url`: the SMART launch
+    URL of the monitoring timeline, when the app is configured."""
+    return [render_card(pack, rule, finding, patient_id, drafts, timeline_url) for rule, finding in findings]
 
 
 def render_card(
-    pack: KnowledgePack, rule: Rule, finding: Finding, patient_id: str, drafts: DraftLookup = no_drafts
+    pack: KnowledgePack,
+    rule: Rule,
+    finding: Finding,
+    patient_id: str,
+    drafts: DraftLookup = no_drafts,
+    timeline_url: str = "",
 ) -> dict:
     text, unfilled = rule.cards[finding.variant], pack.phrase("unfilled")
     card = {
@@ -45,12 +57,21 @@ def render_card(
         card["overrideReasons"] = [
             {"system": system, "code": reason["code"], "display": reason["display"]} for reason in rule.override_reasons
         ]
-    if rule.links:
-        card["links"] = [
-            {"label": link["label"], "url": pack.sources[link["source"]]["url"], "type": "absolute"}
-            for link in rule.links
-        ]
+    links = [
+        {"label": link["label"], "url": pack.sources[link["source"]]["url"], "type": "absolute"} for link in rule.links
+    ]
+    if timeline_url and rule.kind in pack.timeline_links:
+        links.append(_timeline_link(pack, rule, finding, timeline_url))
+    if links:
+        card["links"] = links
     return card
+
+
+def _timeline_link(pack: KnowledgePack, rule: Rule, finding: Finding, url: str) -> dict:
+    """A SMART link: the EHR launches the timeline app, passing `appContext` (the rule and the analyte in focus)."""
+    context = {"rule": rule.id, **({"analyte": finding.focus} if finding.focus else {})}
+    return {"label": pack.phrase("timeline-link"), "url": url, "type": "smart",
+            "appContext": orjson.dumps(context).decode()}  # fmt: skip
 
 
 def _no_leftover(rule: Rule, text: str, unfilled: str) -> str:

@@ -40,6 +40,7 @@ class Finding:
     draft_reference: str | None = None  # the draft order a "delete-draft" suggestion would remove
     indicator: str | None = None  # overrides the rule's indicator when set
     dose_change: DoseChange | None = None  # what an "update-dose" suggestion would do
+    focus: str = ""  # the analyte the finding is about (concept id), for the timeline link's appContext
 
     def sort_key(self, rule) -> int:
         return SEVERITY[self.indicator or rule.indicator_for(self.variant)]

@@ -128,7 +128,8 @@ def _baseline(
         return []
     values = {"window_days": str(window), "grace_days": str(interval.grace), "draft_label": due.use.label}
     phrases = {"search_scope": _scope(rule, record, "scope-complete", "scope-partial")}
-    return [Finding(rule.id, "new-start", values, phrases, basis=(basis(due.use), therapy_basis(due.therapy, pack)))]
+    cited = (basis(due.use), therapy_basis(due.therapy, pack))
+    return [Finding(rule.id, "new-start", values, phrases, basis=cited, focus=rule.param("analytes")[0])]
 
 
 def _on_schedule(
@@ -155,14 +156,14 @@ def _on_schedule(
     }
     cited = (basis(due.use), basis(due.beside)) if due.beside else ()
     if last is None:
-        return [Finding(rule.id, "none-on-file", values, phrases, basis=cited)]
+        return [Finding(rule.id, "none-on-file", values, phrases, basis=cited, focus=rule.param("analytes")[0])]
     days_since = (record.now.date() - last[0]).days
     if days_since <= interval.days + interval.grace:
         return []
     values |= {"days_since": str(days_since), "last_date": last[0].isoformat()}
     if last[1] is not None and last[1].value is not None:
         values["last_value"] = number(last[1].value)
-    return [Finding(rule.id, "overdue", values, phrases, basis=cited)]
+    return [Finding(rule.id, "overdue", values, phrases, basis=cited, focus=rule.param("analytes")[0])]
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,8 @@ def evaluate(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Fin
     first = problems[0].headline
     headline = rule.phrase("and-more", first=first, more=more) if more else first
     values = {"drug_label": uses[0].label, "headline": (headline[0].upper() + headline[1:])[:HEADLINE_WIDTH]}
-    return [Finding(rule.id, "abnormal", values, items=tuple(p.line for p in problems), indicator=indicator)]
+    items = tuple(p.line for p in problems)
+    return [Finding(rule.id, "abnormal", values, items=items, indicator=indicator, focus=problems[0].analyte)]
 
 
 def falls(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> dict[str, str]:
@@ -70,7 +71,7 @@ def _past_limits(rule: Rule, record: PatientRecord, pack: KnowledgePack, oldest:
             found = _result(rule, pack.concepts[limit["analyte"]].display, latest)
             direction = "below" if "below" in limit else "above"
             line = rule.phrase("past-limit", result=found, direction=rule.phrase(direction), limit=limit[direction])
-            problems.append(_Problem(line, found, limit["indicator"]))
+            problems.append(_Problem(line, found, limit["indicator"], limit["analyte"]))
     return problems
 
 
@@ -96,10 +97,10 @@ def _rise(rule: Rule, record: PatientRecord, oldest: datetime) -> list[_Problem]
     creatinine = record.series(spec["analyte"]) if spec else []
     recent = bool(creatinine) and creatinine[-1].effective >= oldest
     rise = _creatinine_rise(rule, creatinine, spec) if recent else None
-    if not rise:
+    if not rise or not spec:
         return []
     headline = rule.phrase("creatinine-rising", **_reading(creatinine[-1]))
-    return [_Problem(rule.phrase("creatinine-rose", how=rise), headline, "warning")]
+    return [_Problem(rule.phrase("creatinine-rose", how=rise), headline, "warning", spec["analyte"])]
 
 
 def _reading(result: Measurement) -> dict[str, str]:

@@ -8,6 +8,7 @@ line style, not colour. Every word comes from the pack's `timeline-` phrases.
 from __future__ import annotations
 
 import io
+import threading
 from datetime import datetime, time, timedelta
 
 from service.knowledge import KnowledgePack
@@ -16,10 +17,18 @@ from service.terminology.units import display_unit
 from service.timeline.model import LabPanel, Timeline
 
 ROW_HEIGHT = 1.35  # inches per small multiple
+# matplotlib's settings (rcParams, which rc_context changes for a draw) are process-wide: one draw at a time per
+# worker process; a timeline takes a fraction of a second, and hook calls never draw.
+_DRAWING = threading.Lock()
 
 
 def render(timeline: Timeline, pack: KnowledgePack, fmt: str = "svg") -> bytes:
     """The chart as SVG (text kept as text, for search and screen readers) or PNG."""
+    with _DRAWING:
+        return _render(timeline, pack, fmt)
+
+
+def _render(timeline: Timeline, pack: KnowledgePack, fmt: str) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg", force=False)

@@ -27,12 +27,13 @@ CSP = (
 )
 
 
-def page(timeline: Timeline, pack: KnowledgePack, svg: bytes) -> str:
+def page(timeline: Timeline, pack: KnowledgePack, svg: bytes, note: str = "") -> str:
     title = escape(
         pack.phrase("timeline-title", drug=timeline.drug, start=timeline.start.date(), end=timeline.end.date())
     )
     image = base64.b64encode(svg).decode()
-    body = f'<h1>{title}</h1><img alt="{title}" src="data:image/svg+xml;base64,{image}">{tables(timeline, pack)}'
+    lead = f"<p>{escape(note)}</p>" if note else ""
+    body = f'<h1>{title}</h1>{lead}<img alt="{title}" src="data:image/svg+xml;base64,{image}">{tables(timeline, pack)}'
     return _document(title, body)
 
 

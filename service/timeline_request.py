@@ -10,8 +10,8 @@ import orjson
 
 from service.errors import ToolError
 from service.hooks.catalogue import SERVICES
-from service.knowledge import KnowledgePack
 from service.protocol import HookCall, check_request
+from service.timeline import draw
 
 FORMATS = {".svg": "svg", ".png": "png", ".html": "html"}
 
@@ -33,17 +33,6 @@ def draw_request(path: Path, out: Path, months: int, now: datetime | None = None
 
     pipeline = state_of(create_app({"AZA_CDS_AUTH": "off"}, storage=Storage.in_memory())).pipeline
     out.write_bytes(draw(pipeline.record(call, now), pipeline.pack, months, fmt))
-
-
-def draw(record, pack: KnowledgePack, months: int, fmt: str) -> bytes:
-    from service.timeline.chart import render
-    from service.timeline.model import build_timeline
-    from service.timeline.page import page
-
-    timeline = build_timeline(record, pack, months)
-    if fmt == "html":
-        return page(timeline, pack, render(timeline, pack, "svg")).encode()
-    return render(timeline, pack, fmt)
 
 
 def _call(path: Path, now: datetime) -> HookCall:
