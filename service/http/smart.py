@@ -28,6 +28,11 @@ from service.timeline.page import CSP, error_page
 bp = Blueprint("smart", __name__, url_prefix="/smart")
 log = logging.getLogger("aza_cds")
 LAUNCH_SECONDS = 600  # from the EHR's launch to the redirect back: the sign-in may take a few minutes
+LAUNCH_ISSUER = "aza-cds:smart-launch"  # the launch states' namespace in the token-id store
+DATA_WORDS = {"patient": "demographics", "medicationRequests": "medication orders",
+              "medicationStatements": "medication statements", "labs": "lab results", "weights": "weights",
+              "genomics": "TPMT and NUDT15 results", "conditions": "conditions", "allergies": "allergies",
+              "immunizations": "immunizations"}  # fmt: skip
 PATIENT_VIEW = next(service for service in SERVICES.values() if service.hook == "patient-view")
 
 
@@ -69,6 +74,10 @@ def redirect_back() -> Response:
         return _page(400, "The launch cannot be completed",
                      "The sign-in does not match a launch from this browser, or it took over 10 minutes. "
                      "Open the app again from the EHR.")  # fmt: skip
+    # The cookie is signed, not secret to its holder: a copy replayed within its lifetime must fail too, so each
+    # launch state is used once, across workers and replicas (the store that refuses replayed JWT ids).
+    if not state().storage.token_ids.first_use(LAUNCH_ISSUER, sent, saved["at"] + LAUNCH_SECONDS):
+        return _page(400, "The launch cannot be completed", "This sign-in was used already. Open the app again.")
     code = request.args.get("code", "")
     if not code:
         return _page(400, "The launch cannot be completed", "The EHR sent no authorization code.")
@@ -86,11 +95,18 @@ def _timeline(iss: str, access_token: str, patient: str, app_context: str) -> Re
     try:
         record = app_state.pipeline.record(call, datetime.now(UTC))
     except DataUnavailable as error:
-        return _page(502, "The patient's data could not be read from the EHR", str(error))
+        return _page(502, "The patient's data could not be read from the EHR", _why(error))
     pack = app_state.pipeline.pack
     html = draw(record, pack, 12, "html", _opened_from(app_context, pack))
     log.info("smart timeline patient=%s ms=%.0f", app_state.patient_hash(patient), (time.monotonic() - started) * 1000)
     return _html(200, html.decode())
+
+
+def _why(error: DataUnavailable) -> str:
+    """What could not be read, in a clinician's words (a hook's 412 speaks of prefetch; a SMART app has none)."""
+    reason = error.reason.removeprefix("it was not prefetched and ")
+    what = DATA_WORDS.get(error.key, error.key)
+    return f"The EHR's FHIR server did not give the patient's {what}: {reason}. Try again, or ask the EHR team."
 
 
 def _opened_from(app_context: str, pack: KnowledgePack) -> str:

@@ -62,9 +62,15 @@ def tables(timeline: Timeline, pack: KnowledgePack) -> str:
         for panel in timeline.panels
         for m, flagged in panel.points
     ]  # fmt: skip
-    status = {True: p("timeline-met"), False: p("timeline-missed"), None: p("timeline-open")}
-    due = [[s.test, str(i.after), str(i.due), str(i.overdue_from), status[i.met]] for s in timeline.schedules
-           for i in s.intervals]  # fmt: skip
+    today = timeline.end.date()
+
+    def status(met: bool | None, overdue_from) -> str:
+        if met is None:  # the open interval: overdue once its slack has passed, as the card says
+            return p("timeline-overdue" if overdue_from <= today else "timeline-open")
+        return p("timeline-met" if met else "timeline-missed")
+
+    due = [[s.test, str(i.after), str(i.due), str(i.overdue_from), status(i.met, i.overdue_from)]
+           for s in timeline.schedules for i in s.intervals]  # fmt: skip
     drugs = [[d.display, d.label, when(d.start, pack), when(d.end, pack), d.rule_id] for d in timeline.drugs]
     return "".join(
         [

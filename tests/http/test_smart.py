@@ -13,61 +13,10 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import orjson
 import pytest
-from helpers import AZATHIOPRINE, REPO, assert_valid_response, bundle, cbc, med_request, post_json
+from helpers import REPO, assert_valid_response, post_json
+from smart_ehr import ISS, PATIENT, PUBLIC, TOKEN, StubEhr
 
 from service.store import Storage
-
-ISS = "https://ehr.example/fhir"
-PUBLIC = "https://cds.example"
-TOKEN = "secret-access-token-7f3a"
-PATIENT = "pt-smart-77"
-
-
-class StubEhr:
-    """The EHR's SMART configuration, token endpoint and FHIR server. `v2`: publish .well-known (else only the
-    CapabilityStatement, as v1 servers may); `fail`: a path prefix answered with HTTP 500."""
-
-    def __init__(self, v2: bool = True):
-        self.v2 = v2
-        self.fail: str = ""
-        self.token_status = 200
-        self.requests: list[httpx.Request] = []
-        self.transport = httpx.MockTransport(self.handle)
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        path = request.url.path
-        if self.fail and path.startswith(self.fail):
-            return httpx.Response(500, json={"resourceType": "OperationOutcome"})
-        if path == "/fhir/.well-known/smart-configuration":
-            if not self.v2:
-                return httpx.Response(404)
-            return httpx.Response(200, json={"authorization_endpoint": "https://auth.example/authorize",
-                                             "token_endpoint": "https://auth.example/token",
-                                             "capabilities": ["launch-ehr", "permission-v2"]})  # fmt: skip
-        if path == "/fhir/metadata":
-            uris = [{"url": "authorize", "valueUri": "https://auth.example/authorize"},
-                    {"url": "token", "valueUri": "https://auth.example/token"}]  # fmt: skip
-            security = {"extension": [{"url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
-                                       "extension": uris}]}  # fmt: skip
-            return httpx.Response(200, json={"resourceType": "CapabilityStatement", "rest": [{"security": security}]})
-        if path == "/token":
-            if self.token_status != 200:
-                return httpx.Response(self.token_status, json={"error": "invalid_grant"})
-            return httpx.Response(200, json={"access_token": TOKEN, "token_type": "Bearer", "patient": PATIENT,
-                                             "scope": "launch patient/Observation.rs"})  # fmt: skip
-        if request.headers.get("Authorization") != f"Bearer {TOKEN}":
-            return httpx.Response(401)
-        return httpx.Response(200, json=self.fhir(path))
-
-    def fhir(self, path: str) -> dict:
-        if path == f"/fhir/Patient/{PATIENT}":
-            return {"resourceType": "Patient", "id": PATIENT, "birthDate": "1970-01-01"}
-        if path == "/fhir/MedicationRequest":
-            return bundle([med_request("a1", AZATHIOPRINE, authored="2026-03-01")])
-        if path == "/fhir/Observation":
-            return bundle(cbc("2026-11-20"))
-        return bundle([])
 
 
 @pytest.fixture
@@ -138,6 +87,10 @@ def test_the_redirect_back_exchanges_the_code_with_the_verifier_and_draws_the_pa
     again = smart_client.get("/smart/redirect", query_string={"code": "c-123", "state": query["state"]},
                              base_url=PUBLIC)  # fmt: skip
     assert again.status_code == 400  # one use: the launch state went with the first redirect
+    smart_client.set_cookie(cookie.key, cookie.value, domain=cookie.domain, path="/smart/", secure=True)
+    replayed = smart_client.get("/smart/redirect", query_string={"code": "c-123", "state": query["state"]},
+                                base_url=PUBLIC)  # fmt: skip
+    assert replayed.status_code == 400 and "used already" in replayed.get_data(as_text=True)  # a copied cookie
 
 
 def error_of(response) -> str:
@@ -176,7 +129,9 @@ def test_a_fhir_server_error_is_a_page(smart_client, ehr):
     query = authorize_query(launch(smart_client))
     response = smart_client.get("/smart/redirect", query_string={"code": "c", "state": query["state"]},
                                 base_url=PUBLIC)  # fmt: skip
-    assert response.status_code == 502 and "could not be read from the EHR" in error_of(response)
+    text = error_of(response)
+    assert response.status_code == 502 and "could not be read from the EHR" in text
+    assert "medication orders" in text and "prefetch" not in text
 
 
 def test_an_unreadable_smart_configuration_is_a_page(smart_client, ehr):

@@ -68,6 +68,15 @@ def test_the_chart_and_its_tables_show_the_same_threshold_marker_and_due_date():
     html = page(timeline, PACK, svg.encode())
     assert "<caption>Tests due</caption>" in html and f"<td>{due}</td>" in html
     assert "<td>3.2 x10^9/L</td><td>yes</td><td>hold threshold: below 3.5</td>" in html
+    assert f"<td>{due}</td><td>{due + timedelta(8)}</td><td>open</td>" in html  # not yet overdue
+
+
+def test_an_open_interval_past_its_slack_is_overdue_in_the_table_as_in_the_chart():
+    late = record()
+    late.now = NOW + timedelta(days=40)  # the last count 50 days back: past 30 and 7 days of slack
+    timeline = build_timeline(late, PACK)
+    html = page(timeline, PACK, b"")
+    assert "<td>overdue</td>" in html and "overdue since" in render(timeline, PACK).decode()
     assert render(timeline, PACK, "png").startswith(b"\x89PNG")
 
 
