@@ -51,6 +51,7 @@ class Settings:
     smart_client_id: str = ""  # the monitoring timeline's SMART client id in the EHR; empty: no app, no card links
     smart_client_secret: str = ""  # for a confidential client; empty: a public client (PKCE only)
     smart_session_key: str = ""  # signs the launch cookie; empty: one random key per process (set it for replicas)
+    timeline_months: int = 12  # how far back the monitoring timeline reaches
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -99,6 +100,7 @@ class Settings:
             smart_client_id=get("SMART_CLIENT_ID"),
             smart_client_secret=get("SMART_CLIENT_SECRET"),
             smart_session_key=get("SMART_SESSION_KEY"),
+            timeline_months=_months(get),
         )
 
     @classmethod
@@ -121,6 +123,13 @@ def _choice(get, name: str, choices: tuple[str, ...]) -> str:
     if raw not in choices:
         raise ConfigError(f"AZA_CDS_{name} must be {' or '.join(repr(c) for c in choices)}, not {raw!r}")
     return raw
+
+
+def _months(get) -> int:
+    months = _number(get, "TIMELINE_MONTHS", 12, int)
+    if months > 120:
+        raise ConfigError(f"AZA_CDS_TIMELINE_MONTHS must be at most 120, not {months}")
+    return months
 
 
 def _split(raw: str) -> tuple[str, ...]:

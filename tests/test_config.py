@@ -34,6 +34,9 @@ def test_lists_and_numbers_are_parsed():
         ("FHIR_MAX_PAGES", "0"),
         ("FHIR_TIMEOUT_SECONDS", "nan"),
         ("AUDIT_FLUSH_SECONDS", "-0.5"),
+        ("TIMELINE_MONTHS", "0"),
+        ("TIMELINE_MONTHS", "121"),
+        ("TIMELINE_MONTHS", "a year"),
     ],
 )
 def test_bad_values_are_refused_with_the_variable_name(name, value):
@@ -56,3 +59,9 @@ def test_card_switches():
     assert settings.info_cards is False and settings.order_sign_info is True
     with pytest.raises(ConfigError, match="AZA_CDS_INFO_CARDS"):
         Settings.from_mapping({"AZA_CDS_INFO_CARDS": "sometimes"})
+
+
+def test_the_timeline_app_is_off_unless_a_client_id_is_set():
+    settings = Settings.from_mapping({})
+    assert (settings.smart_client_id, settings.timeline_months) == ("", 12)
+    assert Settings.from_mapping({"AZA_CDS_TIMELINE_MONTHS": "24"}).timeline_months == 24

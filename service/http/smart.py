@@ -97,7 +97,7 @@ def _timeline(iss: str, access_token: str, patient: str, app_context: str) -> Re
     except DataUnavailable as error:
         return _page(502, "The patient's data could not be read from the EHR", _why(error))
     pack = app_state.pipeline.pack
-    html = draw(record, pack, 12, "html", _opened_from(app_context, pack))
+    html = draw(record, pack, app_state.settings.timeline_months, "html", _opened_from(app_context, pack))
     log.info("smart timeline patient=%s ms=%.0f", app_state.patient_hash(patient), (time.monotonic() - started) * 1000)
     return _html(200, html.decode())
 

@@ -83,8 +83,9 @@ def test_an_open_interval_past_its_slack_is_overdue_in_the_table_as_in_the_chart
 def test_the_command_draws_a_fixture_and_refuses_what_it_cannot_draw(tmp_path, capsys):
     out = tmp_path / "timeline.svg"
     assert main(["timeline", str(FIXTURE), "--out", str(out)]) == 0
-    svg = out.read_text()
-    assert "allopurinol started" in svg and "white blood cell count fell 3 times in a row" in svg
+    svg = out.read_text()  # the acceptance case: the WBC band, the fall, the allopurinol marker, the next CBC due
+    assert "hold threshold: below 3.5" in svg and "white blood cell count fell 3 times in a row" in svg
+    assert "allopurinol started" in svg and "overdue since" in svg
     assert main(["timeline", str(FIXTURE), "--out", str(tmp_path / "t.gif")]) == 2
     (tmp_path / "notes.txt").write_text("not json")
     assert main(["timeline", str(tmp_path / "notes.txt"), "--out", str(out)]) == 2
