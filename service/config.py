@@ -49,7 +49,8 @@ class Settings:
     info_cards: bool = True
     order_sign_info: bool = False
     smart_client_id: str = ""  # the monitoring timeline's SMART client id in the EHR; empty: no app, no card links
-    smart_client_secret: str = ""  # for a confidential client; empty: a public client (PKCE only)
+    smart_client_secret: str = ""  # for a confidential symmetric client; empty: public, or the key below
+    smart_client_key: Path | None = None  # PEM private key of a confidential asymmetric client (ES384 or RS384)
     smart_session_key: str = ""  # signs the launch cookie; empty: one random key per process (set it for replicas)
     timeline_months: int = 12  # how far back the monitoring timeline reaches
 
@@ -99,6 +100,7 @@ class Settings:
             order_sign_info=_switch(get, "ORDER_SIGN_INFO", False),
             smart_client_id=get("SMART_CLIENT_ID"),
             smart_client_secret=get("SMART_CLIENT_SECRET"),
+            smart_client_key=Path(get("SMART_CLIENT_KEY")) if get("SMART_CLIENT_KEY") else None,
             smart_session_key=get("SMART_SESSION_KEY"),
             timeline_months=_months(get),
         )

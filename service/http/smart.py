@@ -36,6 +36,17 @@ DATA_WORDS = {"patient": "demographics", "medicationRequests": "medication order
 PATIENT_VIEW = next(service for service in SERVICES.values() if service.hook == "patient-view")
 
 
+@bp.get("/jwks.json")
+def jwks() -> Response:
+    """The public key of a confidential asymmetric client, for the EHR to register (its JWKS URL)."""
+    smart = state().smart
+    if smart is None or smart.client.key is None:
+        return _page(404, "No key is published", "This service's SMART client authenticates without a key.")
+    response = Response(orjson.dumps({"keys": [smart.client.key.jwk]}), mimetype="application/json")
+    response.headers["Cache-Control"] = "max-age=3600"
+    return response
+
+
 @bp.get("/launch")
 def launch() -> BaseResponse:
     smart = state().smart

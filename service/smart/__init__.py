@@ -6,7 +6,15 @@ from dataclasses import dataclass
 
 from service.config import ConfigError, Settings
 from service.fhir import FhirClient
-from service.smart.client import Grant, LaunchFailed, LaunchRefused, SmartClient, SmartConfiguration, pkce_pair
+from service.smart.client import (
+    ClientKey,
+    Grant,
+    LaunchFailed,
+    LaunchRefused,
+    SmartClient,
+    SmartConfiguration,
+    pkce_pair,
+)
 
 
 @dataclass(frozen=True)
@@ -25,9 +33,21 @@ class SmartApp:
                 "AZA_CDS_SMART_CLIENT_ID needs AZA_CDS_PUBLIC_URL: the EHR launches the monitoring timeline at "
                 "<public URL>/smart/launch and sends the browser back to <public URL>/smart/redirect"
             )
-        client = SmartClient(fhir, settings.smart_client_id, settings.smart_client_secret)
+        if settings.smart_client_secret and settings.smart_client_key:
+            raise ConfigError("AZA_CDS_SMART_CLIENT_SECRET and AZA_CDS_SMART_CLIENT_KEY: set one, not both")
+        key = ClientKey.from_file(settings.smart_client_key) if settings.smart_client_key else None
+        client = SmartClient(fhir, settings.smart_client_id, settings.smart_client_secret, key)
         base = settings.public_url
         return cls(client, f"{base}/smart/launch", f"{base}/smart/redirect")
 
 
-__all__ = ["Grant", "LaunchFailed", "LaunchRefused", "SmartApp", "SmartClient", "SmartConfiguration", "pkce_pair"]
+__all__ = [
+    "ClientKey",
+    "Grant",
+    "LaunchFailed",
+    "LaunchRefused",
+    "SmartApp",
+    "SmartClient",
+    "SmartConfiguration",
+    "pkce_pair",
+]

@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import secrets
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import httpx
+import jwt
 import orjson
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from service.config import ConfigError
 from service.errors import PatientDataError, RequestError
 from service.fhir import FhirClient
 from service.fhir.client import FetchError
@@ -34,6 +41,50 @@ class LaunchRefused(RequestError):
 
 class LaunchFailed(PatientDataError):
     """The EHR's authorization or FHIR server did not give what the app needs; the message says which step."""
+
+
+class ClientKey:
+    """A confidential asymmetric client's key (SMART App Launch client authentication, RFC 7523): it signs a
+    short assertion for each token request; its public half is published at /smart/jwks.json for the EHR."""
+
+    ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+    def __init__(self, pem: bytes, where: str):
+        key = serialization.load_pem_private_key(pem, password=None)
+        if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == "secp384r1":
+            self._algorithm, public = "ES384", json.loads(ECAlgorithm.to_jwk(key.public_key()))
+        elif isinstance(key, rsa.RSAPrivateKey):
+            self._algorithm, public = "RS384", json.loads(RSAAlgorithm.to_jwk(key.public_key()))
+        else:
+            raise ConfigError(f"{where} must hold an EC P-384 or RSA private key (ES384 or RS384)")
+        self._key = key
+        self.kid = _thumbprint(public)
+        self.jwk = public | {"kid": self.kid, "alg": self._algorithm, "use": "sig", "key_ops": ["verify"]}
+
+    @classmethod
+    def from_file(cls, path: Path) -> ClientKey:
+        try:
+            return cls(path.read_bytes(), f"AZA_CDS_SMART_CLIENT_KEY ({path})")
+        except (OSError, ValueError, TypeError) as error:
+            raise ConfigError(f"AZA_CDS_SMART_CLIENT_KEY ({path}) cannot be read as a private key: {error}") from None
+
+    def assertion(self, client_id: str, token_url: str) -> str:
+        now = int(time.time())
+        claims = {
+            "iss": client_id,
+            "sub": client_id,
+            "aud": token_url,
+            "exp": now + 300,
+            "jti": secrets.token_urlsafe(24),
+        }
+        return jwt.encode(claims, self._key, algorithm=self._algorithm, headers={"kid": self.kid, "typ": "JWT"})
+
+
+def _thumbprint(public: dict) -> str:
+    """RFC 7638: the SHA-256 of the key's required members, as the key id."""
+    members = ("crv", "kty", "x", "y") if public["kty"] == "EC" else ("e", "kty", "n")
+    canonical = json.dumps({name: public[name] for name in members}, separators=(",", ":"), sort_keys=True)
+    return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
 
 
 @dataclass(frozen=True)
@@ -63,10 +114,13 @@ def scopes(v2: bool) -> str:
 
 
 class SmartClient:
-    def __init__(self, fhir: FhirClient, client_id: str, client_secret: str = ""):
+    """A public client (PKCE alone), or a confidential one with a secret (HTTP Basic) or a key (a signed assertion)."""
+
+    def __init__(self, fhir: FhirClient, client_id: str, client_secret: str = "", key: ClientKey | None = None):
         self.fhir = fhir
         self.client_id = client_id
         self._secret = client_secret
+        self.key = key
 
     def check_iss(self, iss: str) -> str:
         if not iss or not self.fhir.is_allowed(iss):
@@ -112,6 +166,9 @@ class SmartClient:
         """The authorization code for an access token and the patient in context."""
         form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
                 "code_verifier": verifier, "client_id": self.client_id}  # fmt: skip
+        if self.key:
+            form |= {"client_assertion_type": ClientKey.ASSERTION_TYPE,
+                     "client_assertion": self.key.assertion(self.client_id, token_url)}  # fmt: skip
         auth = httpx.BasicAuth(self.client_id, self._secret) if self._secret else None
         try:
             status, content = self.fhir.post_form(token_url, form, auth)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import time
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -202,3 +203,52 @@ def test_the_page_names_the_card_that_opened_it(smart_client, ehr):
     query = authorize_query(launch(smart_client))
     page = smart_client.get("/smart/redirect", query_string={"code": "c", "state": query["state"]}, base_url=PUBLIC)
     assert "Opened from the MON-03 card (white blood cell count)." in page.get_data(as_text=True)
+
+
+def run_launch(client) -> object:
+    query = authorize_query(launch(client))
+    return client.get("/smart/redirect", query_string={"code": "c-9", "state": query["state"]}, base_url=PUBLIC)
+
+
+def test_a_confidential_client_authenticates_with_its_secret_or_with_a_signed_assertion(make_app, tmp_path):
+    import jwt
+
+    from service.auth.client import new_client
+
+    ehr = StubEhr()
+    secret = make_app(storage=Storage.in_memory(), fhir_transport=ehr.transport, smart_client_id="timeline-app",
+                      smart_client_secret="s3cret", public_url=PUBLIC, fhir_allowlist=ISS).test_client()  # fmt: skip
+    assert run_launch(secret).status_code == 200
+    basic = next(r for r in ehr.requests if r.url.path == "/token").headers["Authorization"]
+    assert basic == "Basic " + base64.b64encode(b"timeline-app:s3cret").decode()
+    assert secret.get("/smart/jwks.json", base_url=PUBLIC).status_code == 404  # no key to publish
+
+    key_path, _ = new_client("unused", tmp_path)
+    ehr = StubEhr()
+    keyed = make_app(storage=Storage.in_memory(), fhir_transport=ehr.transport, smart_client_id="timeline-app",
+                     smart_client_key=str(key_path), public_url=PUBLIC, fhir_allowlist=ISS).test_client()  # fmt: skip
+    (published,) = keyed.get("/smart/jwks.json", base_url=PUBLIC).get_json()["keys"]
+    assert published["alg"] == "ES384" and "d" not in published  # the public half only
+    assert run_launch(keyed).status_code == 200
+    token_request = next(r for r in ehr.requests if r.url.path == "/token")
+    form = {name: values[0] for name, values in parse_qs(token_request.content.decode()).items()}
+    assert form["client_assertion_type"] == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    assert "Authorization" not in token_request.headers
+    claims = jwt.decode(form["client_assertion"], jwt.PyJWK(published).key, algorithms=["ES384"],
+                        audience="https://auth.example/token")  # fmt: skip
+    assert claims["iss"] == claims["sub"] == "timeline-app" and claims["exp"] - time.time() <= 300
+    assert jwt.get_unverified_header(form["client_assertion"])["kid"] == published["kid"]
+
+
+def test_a_secret_and_a_key_together_are_refused(make_app, tmp_path):
+    from service.auth.client import new_client
+    from service.config import ConfigError
+
+    key_path, _ = new_client("unused", tmp_path)
+    with pytest.raises(ConfigError, match="set one, not both"):
+        make_app(storage=Storage.in_memory(), smart_client_id="a", smart_client_secret="s", public_url=PUBLIC,
+                 smart_client_key=str(key_path))  # fmt: skip
+    (tmp_path / "not-a-key.pem").write_text("hello")
+    with pytest.raises(ConfigError, match="AZA_CDS_SMART_CLIENT_KEY"):
+        make_app(storage=Storage.in_memory(), smart_client_id="a", public_url=PUBLIC,
+                 smart_client_key=str(tmp_path / "not-a-key.pem"))  # fmt: skip
