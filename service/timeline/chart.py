@@ -77,12 +77,15 @@ def _footer(timeline: Timeline, pack: KnowledgePack) -> str:
 
 
 def _schedule_row(ax, timeline: Timeline, pack: KnowledgePack) -> None:
-    """One line per schedule: each test's day (|), the day an interval was overrun (x: the card said overdue), and
-    the next due date (v)."""
+    """One line per schedule: each test's day (|), circled when it came in time, the day an interval was overrun
+    (x: the card said overdue from then on), and the next due date (v)."""
     for row, schedule in enumerate(timeline.schedules):
         y = -row
         tests = [interval.after for interval in schedule.intervals]
         ax.plot(tests, [y] * len(tests), "|", color="black", markersize=9)
+        in_time = [later.after for earlier, later in zip(schedule.intervals, schedule.intervals[1:], strict=False)
+                   if earlier.met]  # fmt: skip
+        ax.plot(in_time, [y] * len(in_time), "o", mfc="none", mec="black", markersize=7)
         missed = [i.overdue_from for i in schedule.intervals if i.met is False]
         ax.plot(missed, [y] * len(missed), "x", color="black", markersize=7, mew=1.5)
         for interval in (i for i in schedule.intervals if i.met is None):
