@@ -90,3 +90,23 @@ def test_the_command_draws_a_fixture_and_refuses_what_it_cannot_draw(tmp_path, c
     (tmp_path / "notes.txt").write_text("not json")
     assert main(["timeline", str(tmp_path / "notes.txt"), "--out", str(out)]) == 2
     assert "cannot be read as JSON" in capsys.readouterr().err
+
+
+def test_a_hook_call_never_loads_matplotlib():
+    """Drawing is for the timeline only: a worker answering hook calls does not pay for importing matplotlib."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, orjson\n"
+        "from service.app import create_app\nfrom service.store import Storage\n"
+        "from service.replay import load_fixture\n"
+        f"fixture = load_fixture(__import__('pathlib').Path({str(FIXTURE)!r}))\n"
+        "client = create_app({'AZA_CDS_AUTH': 'off'}, storage=Storage.in_memory()).test_client()\n"
+        "answer = client.post('/cds-services/' + fixture['service'], data=orjson.dumps(fixture['request']),\n"
+        "                     content_type='application/json')\n"
+        "assert answer.status_code == 200 and answer.get_json()['cards']\n"
+        "print('matplotlib' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=REPO)
+    assert result.stdout.strip() == "False"
