@@ -81,7 +81,9 @@ def redirect_back() -> Response:
         return _page(400, "The EHR did not authorize the app", f"It answered: {request.args.get('error', '')[:100]}.")
     sent = request.args.get("state", "")
     fresh = isinstance(saved.get("at"), int) and time.time() - saved["at"] <= LAUNCH_SECONDS
-    if not (fresh and isinstance(saved.get("state"), str) and hmac.compare_digest(saved["state"], sent)):
+    if not (
+        fresh and isinstance(saved.get("state"), str) and hmac.compare_digest(saved["state"].encode(), sent.encode())
+    ):
         return _page(400, "The launch cannot be completed",
                      "The sign-in does not match a launch from this browser, or it took over 10 minutes. "
                      "Open the app again from the EHR.")  # fmt: skip

@@ -109,8 +109,10 @@ def test_an_iss_not_on_the_allow_list_is_refused(smart_client, ehr):
 
 def test_a_wrong_state_is_refused(smart_client):
     authorize_query(launch(smart_client))
-    response = smart_client.get("/smart/redirect", query_string={"code": "c", "state": "forged"}, base_url=PUBLIC)
-    assert response.status_code == 400 and "does not match a launch" in error_of(response)
+    for forged in ("forged", "é-not-ascii", ""):
+        response = smart_client.get("/smart/redirect", query_string={"code": "c", "state": forged}, base_url=PUBLIC)
+        assert response.status_code == 400 and "does not match a launch" in error_of(response)
+        authorize_query(launch(smart_client))  # each attempt used up the launch: start another
 
 
 def test_a_refused_authorization_and_a_token_error_are_pages(smart_client, ehr):
