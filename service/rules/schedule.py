@@ -174,7 +174,6 @@ class DueDate:
     due: date  # `after` plus the interval
     overdue_from: date  # from this day on the rule's card says overdue (the interval and its slack have passed)
     met: bool | None  # a test came in time; None for the interval still open
-    label: str
 
 
 def due_dates(rule: Rule, record: PatientRecord) -> list[DueDate]:
@@ -192,14 +191,14 @@ def due_dates(rule: Rule, record: PatientRecord) -> list[DueDate]:
     now_day = (today - start.date()).days if start else None
     interval = _interval(rule, record, due, now_day)
     if not days:  # none in the look-back: the card says so, and the test is due today
-        return [DueDate(today, today, today, None, interval.label)]
+        return [DueDate(today, today, today, None)]
     return [*intervals, _due_date(days[-1], interval, None)]
 
 
 def _due_date(before: date, interval: Interval, after: date | None) -> DueDate:
     late = before + timedelta(days=interval.days + interval.grace)
     met = None if after is None else after <= late
-    return DueDate(before, before + timedelta(days=interval.days), late + timedelta(days=1), met, interval.label)
+    return DueDate(before, before + timedelta(days=interval.days), late + timedelta(days=1), met)
 
 
 def _interval(rule: Rule, record: PatientRecord, due: Due, day: int | None) -> Interval:

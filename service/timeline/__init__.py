@@ -7,8 +7,6 @@ from service.knowledge import KnowledgePack
 from service.record import PatientRecord
 from service.timeline.model import Timeline, build_timeline
 
-FORMATS = ("svg", "png", "html")
-
 
 def draw(record: PatientRecord, pack: KnowledgePack, months: int, fmt: str, note: str = "") -> bytes:
     """The timeline of the last `months` of `record` as SVG, PNG or an HTML page (chart and tables; `note` is
@@ -22,4 +20,4 @@ def draw(record: PatientRecord, pack: KnowledgePack, months: int, fmt: str, note
     return render(timeline, pack, fmt)
 
 
-__all__ = ["FORMATS", "Timeline", "build_timeline", "draw"]
+__all__ = ["Timeline", "build_timeline", "draw"]

@@ -155,7 +155,3 @@ def _drug_lines(ax, timeline: Timeline, pack: KnowledgePack, label: bool) -> Non
             if label:
                 ax.annotate(pack.phrase(phrase, drug=span.display), (moment, 1), xycoords=("data", "axes fraction"),
                             xytext=(3, -10), textcoords="offset points", fontsize=7, rotation=0)  # fmt: skip
-
-
-def when(moment: datetime | None, pack: KnowledgePack) -> str:
-    return moment.date().isoformat() if moment else pack.phrase("timeline-unknown-date")

@@ -26,7 +26,6 @@ class DoseStep:
     mg_per_day: float | None  # None when the dose could not be computed
     mg_per_kg: float | None  # with the latest weight at the step's start
     label: str  # the order as the EHR names it
-    reference: str
 
 
 @dataclass(frozen=True)
@@ -154,7 +153,7 @@ def _doses(record: PatientRecord, pack: KnowledgePack, drug: str, start: datetim
             (w.value for w in reversed(weights) if w.effective <= use.start), weights[-1].value if weights else None
         )
         per_kg = daily / kg if daily is not None and kg else None
-        steps.append(DoseStep(max(use.start, start), min(end, record.now), daily, per_kg, use.label, use.reference))
+        steps.append(DoseStep(max(use.start, start), min(end, record.now), daily, per_kg, use.label))
     return tuple(steps)
 
 

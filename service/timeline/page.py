@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from datetime import datetime
 from html import escape
 
 from service.knowledge import KnowledgePack
 from service.rules.common import number
 from service.terminology.units import display_unit
-from service.timeline.chart import when
 from service.timeline.model import Timeline
 
 STYLE = (
@@ -136,3 +136,7 @@ def _table(caption: str, columns: list[str], rows: list[list[str]], pack: Knowle
     head = "".join(f'<th scope="col">{escape(pack.phrase(column))}</th>' for column in columns)
     body = "".join("<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in rows)
     return f"<table><caption>{escape(caption)}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def when(moment: datetime | None, pack: KnowledgePack) -> str:
+    return moment.date().isoformat() if moment else pack.phrase("timeline-unknown-date")
