@@ -19,6 +19,7 @@ def register_http(app: Flask, app_state: AppState) -> None:
     # The SMART launch cookie: signed, sent back only over https (browsers count http://localhost as secure),
     # never readable by script, and sent on the EHR's redirect back (a top-level navigation: Lax, not Strict).
     app.secret_key = app_state.settings.smart_session_key or secrets.token_bytes(32)
+    app.session_interface = smart.LaunchCookie()
     app.config.update(
         SESSION_COOKIE_NAME="aza_cds_smart",
         SESSION_COOKIE_PATH="/smart/",

@@ -24,8 +24,10 @@ def register_headers(app: Flask, cors_origins: tuple[str, ...]) -> None:
 
     @app.after_request
     def add_headers(response: Response) -> Response:
-        for name, value in COMMON_HEADERS.items():  # a page that sets its own policy (the SMART app) keeps it
-            response.headers.setdefault(name, value)
+        own_policy = response.headers.get("Content-Security-Policy")  # a page with its own (the SMART app) keeps it
+        response.headers.update(COMMON_HEADERS)  # one update: this runs on every hook call
+        if own_policy:
+            response.headers["Content-Security-Policy"] = own_policy
         origin = request.headers.get("Origin")
         if allow_any:
             response.headers["Access-Control-Allow-Origin"] = "*"

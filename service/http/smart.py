@@ -13,7 +13,8 @@ import uuid
 from datetime import UTC, datetime
 
 import orjson
-from flask import Blueprint, Response, redirect, request, session
+from flask import Blueprint, Flask, Request, Response, redirect, request, session
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.wrappers import Response as BaseResponse
 
 from service.fhir.prefetch import DataUnavailable
@@ -26,6 +27,17 @@ from service.timeline import draw
 from service.timeline.page import CSP, error_page
 
 bp = Blueprint("smart", __name__, url_prefix="/smart")
+
+
+class LaunchCookie(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, opened under /smart/ only: hook calls carry no cookie and pay nothing for one."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if not request.path.startswith(bp.url_prefix or "/smart"):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
+
+
 log = logging.getLogger("aza_cds")
 LAUNCH_SECONDS = 600  # from the EHR's launch to the redirect back: the sign-in may take a few minutes
 LAUNCH_ISSUER = "aza-cds:smart-launch"  # the launch states' namespace in the token-id store

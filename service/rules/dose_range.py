@@ -27,9 +27,11 @@ def evaluate(rule: Rule, record: PatientRecord, pack: KnowledgePack) -> list[Fin
     findings = []
     for use in _uses(rule, record, partners):
         kg = weight(record, rule.param("weight_max_age_days"), pack)
-        why = indication(use, record, pack)
         daily = use.dose.high
-        if daily is None or kg is None or not _applies(rule, why):
+        if daily is None or kg is None:
+            continue
+        why = indication(use, record, pack)
+        if not _applies(rule, why):
             continue
         dose = daily / kg.value
         maximum = _maximum(rule, why)

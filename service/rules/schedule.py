@@ -138,6 +138,9 @@ def _on_schedule(
     start = due.therapy.since
     day = (record.now.date() - start.date()).days if start else None
     interval = _interval(rule, record, due, day)
+    days_since = (record.now.date() - last[0]).days if last else None
+    if days_since is not None and days_since <= interval.days + interval.grace:
+        return []  # in time: most calls end here, before any card text is put together
     values = {
         "interval_days": str(interval.days),
         "grace_days": str(interval.grace),
@@ -155,11 +158,8 @@ def _on_schedule(
         "search_scope": _scope(rule, record, "lookback-complete", "lookback-partial"),
     }
     cited = (basis(due.use), basis(due.beside)) if due.beside else ()
-    if last is None:
+    if last is None or days_since is None:
         return [Finding(rule.id, "none-on-file", values, phrases, basis=cited, focus=rule.param("analytes")[0])]
-    days_since = (record.now.date() - last[0]).days
-    if days_since <= interval.days + interval.grace:
-        return []
     values |= {"days_since": str(days_since), "last_date": last[0].isoformat()}
     if last[1] is not None and last[1].value is not None:
         values["last_value"] = number(last[1].value)
